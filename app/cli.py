@@ -1,0 +1,344 @@
+"""`lookalike`: the command line over the engine.
+
+Exit codes: 0 success, 1 an error with a message (bad model, busy or unusable library,
+unreadable input), 2 wrong usage, 130 interrupted (the scan resumes next time).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+EXAMPLES = """examples:
+  lookalike scan ~/Pictures                       scan (again: only what changed is read)
+  lookalike groups --threshold 92                 list duplicate groups at score 92
+  lookalike groups --json groups.json             the groups and scored pairs as JSON
+  lookalike compare a.jpg b.heic                  score 0-100 and the verdict
+  lookalike similar query.jpg -k 10               the 10 most alike photos in the library
+  lookalike problems                              files that could not be read, and why
+  lookalike train ~/labelled --out ~/my-model     fine-tune a model (needs lookalike[train])
+  lookalike --model ~/my-model scan ~/Pictures    scan with another model bundle
+"""
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _version():
+    from lookalike.core import __version__
+    return __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lookalike", description="Find duplicate and similar photos.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"lookalike {_version()}")
+    p.add_argument("--library", metavar="PATH", help="library folder (default: $LOOKALIKE_LIBRARY or "
+                                                      "the user data dir)")
+    p.add_argument("--model", metavar="DIR", help="model bundle folder (default: the library's model, "
+                                                  "else the built-in one)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("scan", help="find photos and compute what is new or changed")
+    s.add_argument("roots", nargs="*", help="folders (default: the folders scanned before)")
+    s.add_argument("--workers", type=int, default=None, help="decoding threads")
+
+    g = sub.add_parser("groups", help="duplicate groups at a threshold (instant, no rescan)")
+    g.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
+    g.add_argument("--json", metavar="FILE", help="write groups and scored pairs as JSON ('-' = stdout)")
+    g.add_argument("--relative-to", metavar="DIR", help="write paths relative to this folder")
+    g.add_argument("--rule", choices=["rep", "single"], default="rep",
+                   help="rep: each member must match the group's representative (default)")
+    g.add_argument("--exact", action="store_true", help="only groups of identical files")
+    g.add_argument("--bench-format", action="store_true",
+                   help="write groups as plain path lists, the format of the benchmark kit's evaluate.py")
+
+    c = sub.add_parser("compare", help="match score of two photos")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.add_argument("--threshold", type=float, default=None)
+    c.add_argument("--json", action="store_true", help="print {score, verdict, threshold}")
+
+    m = sub.add_parser("similar", help="the photos in the library most like one photo")
+    m.add_argument("photo")
+    m.add_argument("-k", type=int, default=10)
+    m.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("problems", help="files that could not be read, and why")
+    pr.add_argument("--json", action="store_true")
+
+    t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs lookalike[train])",
+                       add_help=False)
+    t.add_argument("args", nargs=argparse.REMAINDER)
+
+    sub.add_parser("gui", help="open the desktop window")
+    return p
+
+
+class Failure(Exception):
+    def __init__(self, message, code=EXIT_ERROR):
+        super().__init__(message)
+        self.code = code
+
+
+def _progress_bar(quiet):
+    if quiet:
+        return None
+    from tqdm import tqdm
+    state = {"stage": None, "bar": None}
+    labels = {"discover": "finding photos", "hash": "exact copies", "embed": "reading photos",
+              "index": "indexing", "neighbours": "matching"}
+
+    def on_progress(ev):
+        if ev.stage != state["stage"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["stage"] = ev.stage
+            state["bar"] = tqdm(total=ev.total or None, desc=labels.get(ev.stage, ev.stage), unit="photo",
+                                file=sys.stderr, leave=False, dynamic_ncols=True)
+        bar = state["bar"]
+        bar.n = ev.done
+        bar.refresh() if ev.done == ev.total else bar.update(0)
+
+    def close():
+        if state["bar"] is not None:
+            state["bar"].close()
+    on_progress.close = close
+    return on_progress
+
+
+def _open(args, write=False):
+    from lookalike.core.library import Library, LibraryError
+    try:
+        return Library(args.library, write=write)
+    except LibraryError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _bundle(args, lib=None):
+    from lookalike.core.bundle import BundleError, load_bundle
+    from lookalike.core.library import default_model_dir
+    try:
+        if args.model:
+            return load_bundle(args.model)
+        return lib.bundle() if lib is not None else load_bundle(default_model_dir())
+    except BundleError as exc:
+        raise Failure(str(exc)) from None
+
+
+def cmd_scan(args):
+    from lookalike.core.library import LibraryError
+    lib = _open(args, write=True)
+    try:
+        bundle = _bundle(args, lib)
+        roots = args.roots
+        for r in roots:
+            if not os.path.isdir(r):
+                raise Failure(f"not a folder: {r}")
+        bar = _progress_bar(args.quiet)
+        t0 = time.monotonic()
+        try:
+            stats = lib.scan(roots or None, bundle, progress=bar, workers=args.workers)
+        except KeyboardInterrupt:
+            raise Failure("scan interrupted; run `lookalike scan` again to resume", EXIT_INTERRUPTED) from None
+        except LibraryError as exc:
+            raise Failure(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
+        n_problems = len(lib.problems())
+        print(f"{stats.found} photos ({stats.added} new, {stats.changed} changed, {stats.removed} removed; "
+              f"{stats.embedded} read now), {len(groups)} groups at score {bundle.thresholds['duplicate']:g}, "
+              f"{n_problems} problems, in {time.monotonic() - t0:.1f} s")
+        if n_problems:
+            print("see them with: lookalike problems")
+    finally:
+        lib.close()
+    return EXIT_OK
+
+
+def _rel(path, base):
+    return os.path.relpath(path, base) if base else path
+
+
+def cmd_groups(args):
+    from lookalike.core.library import LibraryError
+    lib = _open(args)
+    try:
+        bundle = _bundle(args, lib)
+        t = bundle.thresholds["duplicate"] if args.threshold is None else args.threshold
+        try:
+            grouper = lib.grouper(bundle)
+        except LibraryError as exc:
+            raise Failure(str(exc)) from None
+        groups = grouper.groups(t, rule=args.rule)
+        described = lib.describe_groups(groups)
+        if args.exact:
+            described = [[m for m in g if m.identical] for g in described]
+            described = [g for g in described if len(g) > 1]
+        base = args.relative_to
+        if args.json:
+            a, b, s = grouper.pairs()
+            paths = {r.id: r.path for r in lib.catalog.files(set(a.tolist()) | set(b.tolist()))}
+            doc = {
+                "threshold": t,
+                "model": bundle.describe(),
+                "groups": [[_rel(m.path, base) for m in g] if args.bench_format else
+                           {"members": [{"path": _rel(m.path, base), "score": m.score, "width": m.width,
+                                         "height": m.height, "bytes": m.bytes, "identical": m.identical}
+                                        for m in g]} for g in described],
+                "pairs": [[_rel(paths[x], base), _rel(paths[y], base), round(float(z), 3)]
+                          for x, y, z in zip(a.tolist(), b.tolist(), s.tolist())],
+                "meta": {"default_threshold": t, "rule": args.rule},
+            }
+            text = json.dumps(doc, indent=1, ensure_ascii=False)
+            if args.json == "-":
+                print(text)
+            else:
+                with open(args.json, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                    fh.write(text)
+                print(f"{len(described)} groups at score {t:g} written to {args.json}", file=sys.stderr)
+        else:
+            for n, g in enumerate(described, 1):
+                size = sum(m.bytes for m in g[1:])
+                print(f"group {n}: {len(g)} photos, {size / 1e6:.1f} MB reclaimable")
+                for m in g:
+                    tag = "identical" if m.identical and m is not g[0] else f"{m.score:6.2f}"
+                    dims = f"{m.width}x{m.height}" if m.width else "?"
+                    print(f"  {tag:>9}  {dims:>11}  {_rel(m.path, base)}")
+            print(f"{len(described)} groups at score {t:g}")
+    finally:
+        lib.close()
+    return EXIT_OK
+
+
+def cmd_compare(args):
+    from lookalike.core.decode import DecodeError
+    from lookalike.core.library import compare_files, verdict
+    bundle = _bundle(args, None) if args.model else _bundle_for_readonly(args)
+    for p in (args.a, args.b):
+        if not os.path.exists(p):
+            raise Failure(f"no such file: {p}")
+    try:
+        score = compare_files(args.a, args.b, bundle)
+    except DecodeError as exc:
+        raise Failure(f"cannot read {exc}") from None
+    t = bundle.thresholds["duplicate"] if args.threshold is None else args.threshold
+    identical = score >= 100.0 and _same_bytes(args.a, args.b)
+    v = verdict(score, bundle, t, identical=identical)
+    if args.json:
+        print(json.dumps({"score": round(score, 2), "verdict": v, "threshold": t}))
+    else:
+        print(f"{score:.2f}  {v} (threshold {t:g})")
+    return EXIT_OK
+
+
+def _same_bytes(a, b):
+    from lookalike.core.hashing import full_digest
+    return os.path.getsize(a) == os.path.getsize(b) and full_digest(a) == full_digest(b)
+
+
+def _bundle_for_readonly(args):
+    """The model of the library when one exists, else the default; never creates a library."""
+    from lookalike.core.library import default_library_dir
+    lib_dir = args.library or default_library_dir()
+    if os.path.isfile(os.path.join(lib_dir, "catalog.sqlite")):
+        lib = _open(args)
+        try:
+            return _bundle(args, lib)
+        finally:
+            lib.close()
+    return _bundle(args, None)
+
+
+def cmd_similar(args):
+    from lookalike.core.decode import DecodeError
+    if not os.path.exists(args.photo):
+        raise Failure(f"no such file: {args.photo}")
+    lib = _open(args)
+    try:
+        bundle = _bundle(args, lib)
+        try:
+            hits = lib.similar(args.photo, bundle, k=args.k)
+        except DecodeError as exc:
+            raise Failure(f"cannot read {exc}") from None
+        if args.json:
+            print(json.dumps([{"path": p, "score": s} for p, s in hits], indent=1, ensure_ascii=False))
+        else:
+            for p, s in hits:
+                print(f"{s:6.2f}  {p}")
+    finally:
+        lib.close()
+    return EXIT_OK
+
+
+def cmd_problems(args):
+    lib = _open(args)
+    try:
+        rows = lib.problems()
+    finally:
+        lib.close()
+    if args.json:
+        print(json.dumps([{"path": p, "reason": r} for p, r in rows], indent=1, ensure_ascii=False))
+    else:
+        for p, r in rows:
+            print(f"{p}: {r}")
+        print(f"{len(rows)} problems")
+    return EXIT_OK
+
+
+def cmd_train(args):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise Failure("training needs PyTorch: install it with  pip install 'lookalike[train]'") from None
+    cmd = [sys.executable, "-m", "lookalike.trainer", *args.args]
+    return subprocess.call(cmd)
+
+
+def cmd_gui(args):
+    try:
+        from lookalike.app.main import main as gui_main
+    except ImportError as exc:
+        raise Failure(f"the desktop app is not available ({exc}); install it with "
+                      f"pip install 'lookalike[gui]'") from None
+    return gui_main([])
+
+
+COMMANDS = {"scan": cmd_scan, "groups": cmd_groups, "compare": cmd_compare, "similar": cmd_similar,
+            "problems": cmd_problems, "train": cmd_train, "gui": cmd_gui}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from lookalike.core.bundle import BundleError
+    from lookalike.core.library import LibraryError
+    try:
+        return COMMANDS[args.command](args)
+    except Failure as exc:
+        print(f"lookalike: {exc}", file=sys.stderr)
+        return exc.code
+    except (BundleError, LibraryError) as exc:
+        print(f"lookalike: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("lookalike: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

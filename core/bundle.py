@@ -1,0 +1,111 @@
+"""Model bundles: a folder with `model.onnx` and `model.json` (see DESIGN.md).
+
+The manifest's thresholds are match scores (0-100, cosine x 100), the same unit as the
+slider and `--threshold`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+class BundleError(Exception):
+    """A model bundle is missing, incomplete or corrupt; the message names the path."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    size: tuple[int, int] = (224, 224)              # (H, W)
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Bundle:
+    path: Path
+    name: str
+    version: str
+    input: InputSpec
+    embedding_dim: int
+    preprocess: str                      # "whole" or "face"
+    thresholds: dict = field(default_factory=lambda: {"duplicate": 90.0, "similar": 80.0})
+    metrics: dict = field(default_factory=dict)
+    trained_on: str = ""
+    model_id: str = ""                   # SHA-256 of model.onnx
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / "model.onnx"
+
+    def describe(self) -> dict:
+        return {"name": self.name, "version": self.version, "id": self.model_id,
+                "path": str(self.path), "preprocess": self.preprocess,
+                "embedding_dim": self.embedding_dim, "thresholds": dict(self.thresholds)}
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_bundle(path) -> Bundle:
+    """Read and check a bundle's manifest; the ONNX file is hashed, not loaded."""
+    path = Path(path)
+    manifest = path / "model.json"
+    onnx_file = path / "model.onnx"
+    if not path.is_dir():
+        raise BundleError(f"model bundle not found: {path}")
+    for f in (manifest, onnx_file):
+        if not f.is_file():
+            raise BundleError(f"model bundle {path} is incomplete: {f.name} is missing")
+    try:
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+        inp = meta.get("input", {})
+        spec = InputSpec(size=tuple(int(v) for v in inp.get("size", (224, 224))),
+                         mean=tuple(float(v) for v in inp.get("mean", InputSpec.mean)),
+                         std=tuple(float(v) for v in inp.get("std", InputSpec.std)))
+        if len(spec.size) != 2 or len(spec.mean) != 3 or len(spec.std) != 3:
+            raise ValueError("input size/mean/std have the wrong length")
+        if inp.get("layout", "NCHW") != "NCHW" or inp.get("color", "RGB") != "RGB":
+            raise ValueError("only NCHW RGB inputs are supported")
+        thresholds = {"duplicate": 90.0, "similar": 80.0}
+        thresholds.update({k: float(v) for k, v in meta.get("thresholds", {}).items()})
+        bundle = Bundle(path=path, name=str(meta.get("name", path.name)),
+                        version=str(meta.get("version", "0")), input=spec,
+                        embedding_dim=int(meta["embedding_dim"]),
+                        preprocess=str(meta.get("preprocess", "whole")),
+                        thresholds=thresholds, metrics=meta.get("metrics", {}),
+                        trained_on=str(meta.get("trained_on", "")))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"model bundle {path} has a broken model.json: {exc}") from None
+    if bundle.preprocess not in ("whole", "face"):
+        raise BundleError(f"model bundle {path}: unknown preprocess {bundle.preprocess!r}")
+    if os.path.getsize(onnx_file) < 64:
+        raise BundleError(f"model bundle {path}: model.onnx is truncated or empty")
+    bundle.model_id = file_sha256(onnx_file)
+    return bundle
+
+
+def to_input(image: Image.Image, spec: InputSpec) -> np.ndarray:
+    """One RGB picture -> float32 CHW array, normalised as the model expects.
+
+    The whole picture is resized to the input size (no centre crop), so nothing at the
+    edges is lost and a 90-degree rotation of the photo is a rotation of the input.
+    """
+    h, w = spec.size
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if image.size != (w, h):
+        image = image.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
+    a = np.asarray(image, dtype=np.float32) * (1.0 / 255.0)
+    a = (a - np.asarray(spec.mean, dtype=np.float32)) / np.asarray(spec.std, dtype=np.float32)
+    return np.ascontiguousarray(a.transpose(2, 0, 1))

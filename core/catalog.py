@@ -1,0 +1,319 @@
+"""The catalog: one SQLite database per library (WAL, schema version, migrations).
+
+Paths are stored as bytes (`os.fsencode`) so names that are not valid UTF-8 survive.
+Vectors are keyed by (file, model key) where the model key is "<model sha256>:<preprocess>",
+so switching model or face mode re-embeds incrementally and switching back costs nothing.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+class CatalogError(Exception):
+    """The catalog cannot be opened or is damaged; the message says what to do."""
+
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS protected (path BLOB PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    hash TEXT,
+    width INTEGER,
+    height INTEGER,
+    taken_at TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS files_size ON files(size);
+CREATE TABLE IF NOT EXISTS vectors (
+    label INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    model_key TEXT NOT NULL,
+    vec BLOB NOT NULL,
+    UNIQUE (file_id, model_key)
+);
+CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model_key);
+CREATE TABLE IF NOT EXISTS edge_sets (
+    model_key TEXT PRIMARY KEY,
+    a BLOB NOT NULL, b BLOB NOT NULL, s BLOB NOT NULL,
+    floor REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS walk_problems (path BLOB PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS not_duplicate (a BLOB NOT NULL, b BLOB NOT NULL, PRIMARY KEY (a, b));
+"""
+
+# Migrations from version N to N+1, applied in order inside one transaction each.
+MIGRATIONS: dict[int, str] = {}
+
+
+@dataclass
+class FileRow:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    error: str | None
+
+
+def enc(path: str) -> bytes:
+    return os.fsencode(path)
+
+
+def dec(blob: bytes) -> str:
+    return os.fsdecode(blob)
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(
+                f"the catalog {self.path} is damaged ({exc}). Move it away and scan again "
+                f"to rebuild it (your photos are not affected).") from None
+        except sqlite3.OperationalError as exc:  # pragma: no cover - subclass of DatabaseError
+            raise CatalogError(f"cannot open the catalog {self.path}: {exc}") from None
+
+    # -- schema -----------------------------------------------------------------------
+    def _migrate(self):
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            has_meta = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+            version = 0
+            if has_meta:
+                row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise CatalogError(f"the catalog {self.path} was written by a newer Lookalike "
+                                   f"(schema {version}, this one knows {SCHEMA_VERSION})")
+            if version == 0:
+                _run_script(db, _SCHEMA_V1)
+                version = 1
+            while version < SCHEMA_VERSION:
+                _run_script(db, MIGRATIONS[version])
+                version += 1
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def close(self):
+        self.db.close()
+
+    def transaction(self):
+        return _Tx(self.db)
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, key, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key, value):
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    # -- roots and protected folders ----------------------------------------------------
+    def roots(self) -> list[str]:
+        return [dec(r[0]) for r in self.db.execute("SELECT path FROM roots ORDER BY path")]
+
+    def add_roots(self, paths):
+        self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(enc(p),) for p in paths])
+
+    def remove_root(self, path):
+        self.db.execute("DELETE FROM roots WHERE path=?", (enc(path),))
+
+    def protected(self) -> list[str]:
+        return [dec(r[0]) for r in self.db.execute("SELECT path FROM protected ORDER BY path")]
+
+    def set_protected(self, path, on=True):
+        if on:
+            self.db.execute("INSERT OR IGNORE INTO protected VALUES (?)", (enc(path),))
+        else:
+            self.db.execute("DELETE FROM protected WHERE path=?", (enc(path),))
+
+    # -- files ------------------------------------------------------------------------
+    def file_states(self) -> dict[str, tuple[int, int, int]]:
+        """path -> (id, size, mtime_ns) for every file in the catalog."""
+        return {dec(p): (i, s, m) for i, p, s, m in
+                self.db.execute("SELECT id, path, size, mtime_ns FROM files")}
+
+    def files(self, ids=None) -> list[FileRow]:
+        q = "SELECT id, path, size, mtime_ns, hash, width, height, taken_at, error FROM files"
+        if ids is None:
+            rows = self.db.execute(q + " ORDER BY id").fetchall()
+        else:
+            rows = []
+            ids = list(ids)
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                rows += self.db.execute(q + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return [FileRow(r[0], dec(r[1]), *r[2:]) for r in rows]
+
+    def file_by_path(self, path) -> FileRow | None:
+        r = self.db.execute("SELECT id, path, size, mtime_ns, hash, width, height, taken_at, error "
+                            "FROM files WHERE path=?", (enc(path),)).fetchone()
+        return FileRow(r[0], dec(r[1]), *r[2:]) if r else None
+
+    def insert_file(self, path, size, mtime_ns) -> int:
+        cur = self.db.execute("INSERT INTO files (path, size, mtime_ns) VALUES (?, ?, ?)",
+                              (enc(path), size, mtime_ns))
+        return cur.lastrowid
+
+    def reset_file(self, file_id, size, mtime_ns):
+        """The file changed on disk: forget everything derived from its old bytes."""
+        self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=NULL, width=NULL, height=NULL, "
+                        "taken_at=NULL, error=NULL WHERE id=?", (size, mtime_ns, file_id))
+        self.db.execute("DELETE FROM vectors WHERE file_id=?", (file_id,))
+
+    def delete_files(self, ids):
+        ids = list(ids)
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM vectors WHERE file_id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
+
+    def set_hashes(self, pairs):
+        self.db.executemany("UPDATE files SET hash=? WHERE id=?", [(h, i) for i, h in pairs])
+
+    def set_decoded(self, file_id, width, height, taken_at):
+        self.db.execute("UPDATE files SET width=?, height=?, taken_at=?, error=NULL WHERE id=?",
+                        (width, height, taken_at, file_id))
+
+    def set_error(self, file_id, reason):
+        self.db.execute("UPDATE files SET error=? WHERE id=?", (reason, file_id))
+
+    def size_collisions(self) -> list[tuple[int, str, int, str | None]]:
+        """(id, path, size, hash) of readable files whose size another file shares."""
+        rows = self.db.execute(
+            "SELECT id, path, size, hash FROM files WHERE size IN "
+            "(SELECT size FROM files GROUP BY size HAVING COUNT(*) > 1) ORDER BY size, id").fetchall()
+        return [(i, dec(p), s, h) for i, p, s, h in rows]
+
+    def hash_groups(self) -> list[list[int]]:
+        """Lists of file ids with identical content (same full hash)."""
+        groups: dict[str, list[int]] = {}
+        for i, h in self.db.execute("SELECT id, hash FROM files WHERE hash LIKE 'f:%' ORDER BY id"):
+            groups.setdefault(h, []).append(i)
+        return [g for g in groups.values() if len(g) > 1]
+
+    def count_files(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+    # -- problems ---------------------------------------------------------------------
+    def problems(self) -> list[tuple[str, str]]:
+        rows = [(dec(p), r) for p, r in
+                self.db.execute("SELECT path, error FROM files WHERE error IS NOT NULL")]
+        rows += [(dec(p), r) for p, r in self.db.execute("SELECT path, reason FROM walk_problems")]
+        return sorted(rows)
+
+    def replace_walk_problems(self, problems):
+        self.db.execute("DELETE FROM walk_problems")
+        self.db.executemany("INSERT OR REPLACE INTO walk_problems VALUES (?, ?)",
+                            [(enc(p.path), p.reason) for p in problems])
+
+    # -- vectors ----------------------------------------------------------------------
+    def missing_vectors(self, model_key) -> list[tuple[int, str]]:
+        """(id, path) of files with no vector for this model key, errors included (retried)."""
+        rows = self.db.execute(
+            "SELECT f.id, f.path FROM files f WHERE NOT EXISTS "
+            "(SELECT 1 FROM vectors v WHERE v.file_id=f.id AND v.model_key=?) ORDER BY f.path",
+            (model_key,)).fetchall()
+        return [(i, dec(p)) for i, p in rows]
+
+    def put_vectors(self, model_key, items):
+        """Store vectors; a replaced vector gets a new label, so the index sees the change."""
+        self.db.executemany("INSERT OR REPLACE INTO vectors (file_id, model_key, vec) VALUES (?, ?, ?)",
+                            [(i, model_key, np.asarray(v, dtype=np.float32).tobytes()) for i, v in items])
+
+    def vectors(self, model_key, dim) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, file ids, vectors [n, dim]) for this model key, ordered by label."""
+        rows = self.db.execute("SELECT label, file_id, vec FROM vectors WHERE model_key=? ORDER BY label",
+                               (model_key,)).fetchall()
+        labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return labels, ids, np.zeros((0, dim), dtype=np.float32)
+        vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return labels, ids, vecs
+
+    def vector_of(self, model_key, file_id):
+        r = self.db.execute("SELECT vec FROM vectors WHERE model_key=? AND file_id=?",
+                            (model_key, file_id)).fetchone()
+        return np.frombuffer(r[0], dtype=np.float32) if r else None
+
+    def model_keys(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT model_key FROM vectors")]
+
+    # -- kNN edges --------------------------------------------------------------------
+    def put_edges(self, model_key, a, b, s, floor):
+        self.db.execute("INSERT OR REPLACE INTO edge_sets VALUES (?, ?, ?, ?, ?)",
+                        (model_key, np.asarray(a, np.int64).tobytes(), np.asarray(b, np.int64).tobytes(),
+                         np.asarray(s, np.float32).tobytes(), float(floor)))
+
+    def edges(self, model_key):
+        r = self.db.execute("SELECT a, b, s, floor FROM edge_sets WHERE model_key=?", (model_key,)).fetchone()
+        if r is None:
+            return None
+        return (np.frombuffer(r[0], np.int64), np.frombuffer(r[1], np.int64),
+                np.frombuffer(r[2], np.float32), r[3])
+
+    def drop_edges(self, model_key=None):
+        if model_key is None:
+            self.db.execute("DELETE FROM edge_sets")
+        else:
+            self.db.execute("DELETE FROM edge_sets WHERE model_key=?", (model_key,))
+
+    # -- "not a duplicate" --------------------------------------------------------------
+    def add_not_duplicate(self, a, b):
+        a, b = sorted((enc(a), enc(b)))
+        self.db.execute("INSERT OR IGNORE INTO not_duplicate VALUES (?, ?)", (a, b))
+
+    def not_duplicate_pairs(self) -> set[tuple[str, str]]:
+        return {(dec(a), dec(b)) for a, b in self.db.execute("SELECT a, b FROM not_duplicate")}
+
+
+def _run_script(db, script):
+    """Run `;`-separated statements inside the open transaction (executescript would commit)."""
+    for stmt in script.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
+class _Tx:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False

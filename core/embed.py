@@ -1,0 +1,53 @@
+"""Run a model bundle with onnxruntime: batches of pictures in, unit vectors out."""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from .bundle import Bundle, BundleError, to_input
+
+log = logging.getLogger(__name__)
+
+
+class Embedder:
+    """Opens the ONNX session on first use (nothing heavy at import or construction)."""
+
+    def __init__(self, bundle: Bundle, threads: int | None = None):
+        self.bundle = bundle
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._session = None
+        self._input_name = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            import onnxruntime as ort
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            try:
+                self._session = ort.InferenceSession(str(self.bundle.onnx_path), sess_options=opts,
+                                                     providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise BundleError(f"model {self.bundle.onnx_path} cannot be loaded "
+                                  f"(corrupt or not an ONNX model): {str(exc).splitlines()[0]}") from None
+            self._input_name = self._session.get_inputs()[0].name
+        return self._session
+
+    def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """float32 [N, 3, H, W] -> float32 [N, dim], each row of unit length."""
+        if len(batch) == 0:
+            return np.zeros((0, self.bundle.embedding_dim), np.float32)
+        out = self.session.run(None, {self._input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(len(batch), -1)
+        if out.shape[1] != self.bundle.embedding_dim:
+            raise BundleError(f"model {self.bundle.onnx_path} returns {out.shape[1]} numbers per photo, "
+                              f"its model.json says {self.bundle.embedding_dim}")
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_images(self, images) -> np.ndarray:
+        return self.embed_arrays(np.stack([to_input(im, self.bundle.input) for im in images]))

@@ -1,0 +1,133 @@
+"""The HNSW index (hnswlib): a cache beside the catalog, rebuilt from the stored vectors.
+
+Each index file has a sidecar `.meta.json` (dimension, count, a sampled checksum of the
+index file) and `.labels.npy` (live labels). A missing, stale or damaged index is repaired:
+stale ones are synced incrementally, damaged ones rebuilt. Writes are atomic.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+M = 16
+EF_CONSTRUCTION = 100
+
+
+def sampled_digest(path) -> str:
+    """BLAKE2b of the size and 64 slices spread over the file: catches truncation and garbage
+    without reading a gigabyte on every open."""
+    size = os.path.getsize(path)
+    h = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with open(path, "rb") as fh:
+        step = max(1, size // 64)
+        for off in range(0, size, step):
+            fh.seek(off)
+            h.update(fh.read(65536))
+        fh.seek(max(0, size - (1 << 20)))
+        h.update(fh.read())
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, writer):
+    tmp = path.with_name(path.name + ".tmp")
+    writer(str(tmp))
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class VectorIndex:
+    def __init__(self, path, dim: int):
+        self.path = Path(path)
+        self.dim = dim
+        self.index = None
+        self.labels = np.zeros(0, dtype=np.int64)
+        self.rebuilt = False
+
+    # -- files --------------------------------------------------------------------------
+    @property
+    def meta_path(self):
+        return self.path.with_name(self.path.name + ".meta.json")
+
+    @property
+    def labels_path(self):
+        return self.path.with_name(self.path.name + ".labels.npy")
+
+    def _try_load(self) -> bool:
+        import hnswlib
+        if not self.meta_path.is_file():
+            return False
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            if meta.get("dim") != self.dim or not self.path.is_file():
+                return False
+            if sampled_digest(self.path) != meta.get("digest"):
+                log.warning("index %s is damaged (checksum mismatch): rebuilding", self.path)
+                return False
+            labels = np.load(self.labels_path, allow_pickle=False)
+            if sampled_digest(self.labels_path) != meta.get("labels_digest"):
+                return False
+            index = hnswlib.Index(space="ip", dim=self.dim)
+            index.load_index(str(self.path), max_elements=int(meta["capacity"]), allow_replace_deleted=True)
+        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as exc:
+            log.warning("index %s unusable (%s): rebuilding", self.path, exc)
+            return False
+        self.index, self.labels = index, labels.astype(np.int64)
+        return True
+
+    def save(self):
+        if self.index is None:
+            return
+        _atomic_write_bytes(self.path, self.index.save_index)
+        _atomic_write_bytes(self.labels_path, lambda p: np.save(open(p, "wb"), self.labels))
+        meta = {"dim": self.dim, "count": int(len(self.labels)), "capacity": int(self.index.get_max_elements()),
+                "digest": sampled_digest(self.path), "labels_digest": sampled_digest(self.labels_path)}
+        tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.meta_path)
+
+    # -- content ------------------------------------------------------------------------
+    def _new(self, capacity):
+        import hnswlib
+        index = hnswlib.Index(space="ip", dim=self.dim)
+        index.init_index(max_elements=max(16, capacity), ef_construction=EF_CONSTRUCTION, M=M,
+                         allow_replace_deleted=True)
+        return index
+
+    def sync(self, labels: np.ndarray, vectors: np.ndarray, num_threads: int = -1) -> bool:
+        """Make the index hold exactly these labels. Returns True when anything changed."""
+        labels = np.asarray(labels, dtype=np.int64)
+        if self.index is None and not self._try_load():
+            self.index = self._new(len(labels) + 1024)
+            self.labels = np.zeros(0, dtype=np.int64)
+            self.rebuilt = True
+        gone = np.setdiff1d(self.labels, labels, assume_unique=True)
+        new_mask = ~np.isin(labels, self.labels, assume_unique=True)
+        for lab in gone:
+            self.index.mark_deleted(int(lab))
+        if new_mask.any():
+            need = len(labels) + 1
+            if need > self.index.get_max_elements():
+                self.index.resize_index(max(need, int(self.index.get_max_elements() * 1.5)))
+            self.index.add_items(vectors[new_mask], labels[new_mask], num_threads=num_threads,
+                                 replace_deleted=True)
+        changed = bool(len(gone) or new_mask.any() or self.rebuilt)
+        self.labels = labels.copy()
+        return changed
+
+    def knn(self, vectors: np.ndarray, k: int, num_threads: int = -1):
+        """(labels [n, k'], similarities [n, k']) of the nearest live items."""
+        n_live = len(self.labels)
+        k = min(k, n_live)
+        if k == 0 or len(vectors) == 0:
+            return np.zeros((len(vectors), 0), np.int64), np.zeros((len(vectors), 0), np.float32)
+        self.index.set_ef(max(64, 2 * k))
+        labs, dist = self.index.knn_query(vectors, k=k, num_threads=num_threads)
+        return labs.astype(np.int64), (1.0 - dist).astype(np.float32)

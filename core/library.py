@@ -1,0 +1,238 @@
+"""A library: one catalog, its index files and a lock, in one folder.
+
+The folder is the platformdirs user data dir unless `LOOKALIKE_LIBRARY` or an explicit path
+says otherwise. Writers (scans, actions) hold an exclusive lock; a second writer gets
+`LibraryBusy` at once, never a second writer on the same catalog.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import decode, scanner
+from .bundle import Bundle, load_bundle
+from .catalog import Catalog, CatalogError
+from .embed import Embedder
+from .grouping import Grouper, Group
+from .index import VectorIndex
+from .progress import CancelToken
+
+log = logging.getLogger(__name__)
+
+ENV_LIBRARY = "LOOKALIKE_LIBRARY"
+ENV_MODEL = "LOOKALIKE_MODEL"
+
+
+class LibraryError(Exception):
+    """The library folder cannot be used; the message says why and what to do."""
+
+
+class LibraryBusy(LibraryError):
+    pass
+
+
+def default_library_dir() -> Path:
+    env = os.environ.get(ENV_LIBRARY)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+    return Path(platformdirs.user_data_dir("lookalike", appauthor=False)) / "library"
+
+
+def default_model_dir() -> Path:
+    env = os.environ.get(ENV_MODEL)
+    if env:
+        return Path(env).expanduser()
+    from lookalike.resources import default_model_dir as builtin
+    return Path(str(builtin()))
+
+
+@dataclass
+class Member:
+    path: str
+    score: float
+    width: int | None
+    height: int | None
+    bytes: int
+    taken_at: str | None
+    identical: bool
+
+
+class Library:
+    def __init__(self, path=None, write: bool = False):
+        self.dir = Path(path).expanduser() if path else default_library_dir()
+        self._lock = None
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if write:
+                self._acquire()
+            self.catalog = Catalog(self.dir / "catalog.sqlite")
+        except LibraryError:
+            self._release()
+            raise
+        except CatalogError as exc:
+            self._release()
+            raise LibraryError(str(exc)) from None
+        except OSError as exc:
+            self._release()
+            raise LibraryError(f"cannot use the library folder {self.dir}: {exc.strerror or exc}") from None
+        self._embedders: dict[str, Embedder] = {}
+
+    # -- lock -------------------------------------------------------------------------
+    def _acquire(self):
+        from filelock import FileLock, Timeout
+        lock = FileLock(str(self.dir / "lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LibraryBusy(f"the library {self.dir} is in use by another Lookalike process; "
+                              f"wait for it to finish or close it") from None
+        self._lock = lock
+
+    def _release(self):
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def close(self):
+        try:
+            self.catalog.close()
+        finally:
+            self._release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- models -------------------------------------------------------------------------
+    def bundle(self, model_dir=None) -> Bundle:
+        """The given bundle, else the one this library last scanned with, else the default."""
+        if model_dir is None:
+            model_dir = self.catalog.get_meta("model_path") or default_model_dir()
+        return load_bundle(model_dir)
+
+    def embedder(self, bundle: Bundle) -> Embedder:
+        e = self._embedders.get(bundle.model_id)
+        if e is None:
+            e = self._embedders[bundle.model_id] = Embedder(bundle)
+        return e
+
+    @staticmethod
+    def model_key(bundle: Bundle) -> str:
+        return f"{bundle.model_id}:{bundle.preprocess}"
+
+    def index_for(self, bundle: Bundle) -> VectorIndex:
+        tag = hashlib.blake2b(self.model_key(bundle).encode(), digest_size=8).hexdigest()
+        return VectorIndex(self.dir / f"index-{tag}.hnsw", bundle.embedding_dim)
+
+    # -- scanning -----------------------------------------------------------------------
+    def scan(self, roots=None, bundle: Bundle | None = None, progress=None, cancel: CancelToken | None = None,
+             workers: int | None = None) -> scanner.ScanStats:
+        bundle = bundle or self.bundle()
+        roots = list(roots) if roots else self.catalog.roots()
+        if not roots:
+            raise LibraryError("no folders to scan: name one, e.g. `lookalike scan ~/Pictures`")
+        with self.catalog.transaction():
+            self.catalog.set_meta("model_path", str(Path(bundle.path).resolve()))
+        return scanner.run_scan(self.catalog, self.embedder(bundle), self.index_for(bundle),
+                                self.model_key(bundle), roots, progress, cancel,
+                                workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)])
+
+    def rebuild_neighbours(self, bundle: Bundle, progress=None, cancel=None):
+        scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),
+                            bundle.embedding_dim, progress, cancel, force=True)
+
+    # -- grouping -------------------------------------------------------------------------
+    def grouper(self, bundle: Bundle) -> Grouper:
+        key = self.model_key(bundle)
+        edges = self.catalog.edges(key)
+        if edges is None:
+            raise LibraryError("this library has not been scanned with this model yet: run `lookalike scan`")
+        a, b, s, _ = edges
+        _, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim)
+        ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
+        not_dup = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
+                   if x in ids_by_path and y in ids_by_path]
+        return Grouper(a, b, s, ids, vecs, not_duplicate=not_dup)
+
+    def describe_groups(self, groups: list[Group]) -> list[list[Member]]:
+        rows = {r.id: r for r in self.catalog.files({i for g in groups for i in g.ids})}
+        out = []
+        for g in groups:
+            rep_hash = _full(rows[g.members[0][0]].hash)
+            out.append([Member(rows[i].path, round(s, 2), rows[i].width, rows[i].height, rows[i].size,
+                               rows[i].taken_at, rep_hash is not None and _full(rows[i].hash) == rep_hash)
+                        for i, s in g.members])
+        return out
+
+    def problems(self):
+        return self.catalog.problems()
+
+    # -- one-off comparisons --------------------------------------------------------------
+    def embed_file(self, path, bundle: Bundle) -> np.ndarray:
+        _, arr, _, _, _, err = scanner.prepare(0, os.fspath(path), bundle)
+        if err:
+            raise decode.DecodeError(f"{path}: {err}")
+        return self.embedder(bundle).embed_arrays(arr[None])[0]
+
+    def similar(self, path, bundle: Bundle, k: int = 10):
+        """[(path, score)] of the k library photos most like the given file."""
+        key = self.model_key(bundle)
+        q = self.embed_file(path, bundle)
+        labels, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim)
+        if len(labels) == 0:
+            return []
+        index = self.index_for(bundle)
+        if index.sync(labels, vecs):
+            index.save()
+        nl, sims = index.knn(q[None], k + 1)
+        order = np.argsort(labels)
+        fids = ids[order][np.searchsorted(labels[order], nl[0])]
+        rows = {r.id: r for r in self.catalog.files(fids.tolist())}
+        me = os.path.abspath(os.fspath(path))
+        out = [(rows[f].path, round(float(min(s * 100.0, 100.0)), 2)) for f, s in zip(fids.tolist(), sims[0])
+               if rows[f].path != me]
+        return out[:k]
+
+
+def _full(stored):
+    from .hashing import full_of
+    return full_of(stored)
+
+
+def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:
+    """Match score 0-100 of two files; identical bytes score 100."""
+    from .hashing import full_digest
+    a, b = os.fspath(path_a), os.fspath(path_b)
+    try:
+        if os.path.getsize(a) == os.path.getsize(b) and full_digest(a) == full_digest(b):
+            return 100.0
+    except OSError as exc:
+        raise decode.DecodeError(f"{exc.filename}: {exc.strerror}") from None
+    embedder = embedder or Embedder(bundle)
+    vecs = []
+    for p in (a, b):
+        _, arr, _, _, _, err = scanner.prepare(0, p, bundle)
+        if err:
+            raise decode.DecodeError(f"{p}: {err}")
+        vecs.append(arr)
+    v = embedder.embed_arrays(np.stack(vecs))
+    return float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
+
+
+def verdict(score: float, bundle: Bundle, threshold: float | None = None, identical: bool = False) -> str:
+    if identical:
+        return "identical"
+    t = bundle.thresholds["duplicate"] if threshold is None else threshold
+    if score >= t:
+        return "duplicate"
+    if score >= min(t, bundle.thresholds.get("similar", t)):
+        return "similar"
+    return "different"

@@ -1,0 +1,205 @@
+"""The scan pipeline: walk -> diff against the catalog -> exact hashes -> decode (parallel)
+-> batched inference -> catalog (committed per batch) -> index -> kNN edges.
+
+A kill at any point loses at most one batch: everything committed is kept, and the next scan
+computes only what is missing.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import decode, hashing
+from .bundle import to_input
+from .discover import FileEntry, WalkProblem, walk
+from .grouping import canonical_edges
+from .progress import Reporter
+
+log = logging.getLogger(__name__)
+
+BATCH = 32
+K_NEIGHBOURS = 24
+EDGE_FLOOR = 50.0          # edges below this score are not stored (the slider's lower end)
+MAX_EXACT_EDGES = 64       # per exact-duplicate group: a star plus a chain, not all pairs
+
+
+@dataclass
+class ScanStats:
+    found: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    failed: int = 0
+    hashed: int = 0
+    index_rebuilt: bool = False
+    problems: list = field(default_factory=list)
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def prepare(file_id: int, path: str, bundle):
+    """Decode one file into the model's input. Never raises: errors come back as text."""
+    try:
+        target = min(bundle.input.size)
+        d = decode.load(path, target=target)
+        image = d.image
+        if bundle.preprocess == "face":
+            from .faces import crop_largest_face
+            image = crop_largest_face(image)
+        return file_id, to_input(image, bundle.input), d.width, d.height, d.taken_at, None
+    except decode.DecodeError as exc:
+        return file_id, None, None, None, None, str(exc)
+    except Exception as exc:  # a photo must never stop the scan
+        log.exception("unexpected error reading %s", path)
+        return file_id, None, None, None, None, f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
+    roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
+    rep = Reporter("discover", 0, progress, cancel)
+    rep.start()
+    entries: list[FileEntry] = []
+    walk_problems: list[WalkProblem] = []
+    for item in walk(roots, exclude=exclude):
+        if isinstance(item, WalkProblem):
+            walk_problems.append(item)
+        else:
+            entries.append(item)
+        if (len(entries) + len(walk_problems)) % 256 == 0:
+            rep.tick(256)
+    stats.found = len(entries)
+    states = catalog.file_states()
+    seen = set()
+    with catalog.transaction():
+        catalog.add_roots(roots)
+        for e in entries:
+            seen.add(e.path)
+            old = states.get(e.path)
+            if old is None:
+                catalog.insert_file(e.path, e.size, e.mtime_ns)
+                stats.added += 1
+            elif (old[1], old[2]) != (e.size, e.mtime_ns):
+                catalog.reset_file(old[0], e.size, e.mtime_ns)
+                stats.changed += 1
+            else:
+                stats.unchanged += 1
+        gone = [fid for p, (fid, _, _) in states.items() if p not in seen and _under(p, roots)]
+        catalog.delete_files(gone)
+        stats.removed = len(gone)
+        catalog.replace_walk_problems(walk_problems)
+    stats.problems = walk_problems
+    return stats
+
+
+def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH):
+    pending = catalog.missing_vectors(model_key)
+    rep = Reporter("embed", len(pending), progress, cancel)
+    rep.start()
+    if not pending:
+        return
+    bundle = embedder.bundle
+    chunks = [pending[i:i + batch] for i in range(0, len(pending), batch)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-decode") as pool:
+        in_flight: deque = deque()
+        next_chunk = 0
+
+        def fill():
+            nonlocal next_chunk
+            while next_chunk < len(chunks) and len(in_flight) < 2:
+                in_flight.append([pool.submit(prepare, i, p, bundle) for i, p in chunks[next_chunk]])
+                next_chunk += 1
+
+        try:
+            fill()
+            while in_flight:
+                results = [f.result() for f in in_flight.popleft()]
+                fill()
+                ok = [r for r in results if r[5] is None]
+                vecs = embedder.embed_arrays(np.stack([r[1] for r in ok])) if ok else []
+                with catalog.transaction():
+                    for r, v in zip(ok, vecs):
+                        catalog.set_decoded(r[0], r[2], r[3], r[4])
+                    catalog.put_vectors(model_key, [(r[0], v) for r, v in zip(ok, vecs)])
+                    for r in results:
+                        if r[5] is not None:
+                            catalog.set_error(r[0], r[5])
+                stats.embedded += len(ok)
+                stats.failed += len(results) - len(ok)
+                rep.tick(len(results))
+        finally:
+            for futures in in_flight:
+                for f in futures:
+                    f.cancel()
+
+
+def exact_edges(catalog, live_ids: np.ndarray):
+    """Score-100 edges between files with identical bytes (only files that have a vector)."""
+    a, b = [], []
+    live = set(live_ids.tolist())
+    for group in catalog.hash_groups():
+        g = [i for i in group if i in live]
+        if len(g) < 2:
+            continue
+        star = g[1:MAX_EXACT_EDGES + 1]
+        a += [g[0]] * len(star)
+        b += star
+        chain = g[1:]
+        a += chain[:-1]
+        b += chain[1:]
+    return np.asarray(a, np.int64), np.asarray(b, np.int64)
+
+
+def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS, floor=EDGE_FLOOR,
+                force=False):
+    """Sync the index with the stored vectors and recompute the kNN edges if anything changed."""
+    labels, ids, vecs = catalog.vectors(model_key, dim)
+    rep = Reporter("index", len(labels), progress, cancel)
+    rep.start()
+    changed = index.sync(labels, vecs)
+    index.save()
+    rep.tick(len(labels))
+    if not changed and not force and catalog.edges(model_key) is not None:
+        return False
+    rep = Reporter("neighbours", len(labels), progress, cancel)
+    rep.start()
+    aa, bb, ss = [], [], []
+    order = np.argsort(labels)
+    sorted_labels, id_of_label = labels[order], ids[order]
+    step = 4096
+    for lo in range(0, len(labels), step):
+        nl, sims = index.knn(vecs[lo:lo + step], k + 1)
+        src = np.repeat(ids[lo:lo + step], nl.shape[1])
+        dst = id_of_label[np.searchsorted(sorted_labels, nl.ravel())]
+        s = np.clip(sims.ravel() * 100.0, 0.0, 100.0)
+        keep = (s >= floor) & (src != dst)
+        aa.append(src[keep]); bb.append(dst[keep]); ss.append(s[keep])
+        rep.tick(min(step, len(labels) - lo))
+    ea, eb = exact_edges(catalog, ids)
+    aa.append(ea); bb.append(eb); ss.append(np.full(len(ea), 100.0, np.float32))
+    a, b, s = canonical_edges(np.concatenate(aa), np.concatenate(bb), np.concatenate(ss).astype(np.float32))
+    with catalog.transaction():
+        catalog.put_edges(model_key, a, b, s, floor)
+    return True
+
+
+def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,
+             exclude=()):
+    stats = ScanStats()
+    discover_and_diff(catalog, roots, stats, progress, cancel, exclude=exclude)
+    stats.hashed = hashing.update_hashes(catalog, progress, cancel)
+    embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=workers)
+    untouched = not (stats.added or stats.changed or stats.removed or stats.embedded or stats.failed)
+    if untouched and index.path.is_file() and index.meta_path.is_file() and catalog.edges(model_key) is not None:
+        return stats  # nothing changed since the last complete scan: the stored edges stand
+    build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
+    stats.index_rebuilt = index.rebuilt
+    return stats

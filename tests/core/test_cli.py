@@ -1,0 +1,107 @@
+import json
+import os
+import shutil
+
+import pytest
+
+from lookalike.app.cli import main
+
+
+@pytest.fixture
+def album(tmp_path, make_photo):
+    root = tmp_path / "album"
+    root.mkdir()
+    for i in range(2):
+        p = make_photo(20 + i)
+        p.save(root / f"orig{i}.jpg", quality=95)
+        p.resize((200, 150)).save(root / f"small{i}.png")
+    shutil.copy(root / "orig0.jpg", root / "copy0.jpg")
+    make_photo(99).save(root / "lonely.jpg")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    return root
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_scan_then_groups_json_follows_the_documented_schema(album, tiny_bundle, capsys, tmp_path):
+    code, out, _ = run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    assert code == 0 and "7 photos" in out and "2 groups" in out and "1 problems" in out
+    code, _, _ = run(capsys, "groups", "--threshold", "95", "--json", str(tmp_path / "g.json"))
+    assert code == 0
+    doc = json.loads((tmp_path / "g.json").read_text())
+    assert doc["threshold"] == 95 and doc["model"]["name"] == "tiny-test"
+    assert len(doc["groups"]) == 2
+    for g in doc["groups"]:
+        for m in g["members"]:
+            assert set(m) >= {"path", "score", "width", "height", "bytes"}
+            assert os.path.isabs(m["path"]) and 0 <= m["score"] <= 100
+    assert all(len(p) == 3 and p[2] <= 100 for p in doc["pairs"])
+    names = sorted(sorted(os.path.basename(m["path"]) for m in g["members"]) for g in doc["groups"])
+    assert names == [["copy0.jpg", "orig0.jpg", "small0.png"], ["orig1.jpg", "small1.png"]]
+
+
+def test_groups_threshold_changes_the_answer_without_a_rescan(album, tiny_bundle, capsys, make_photo):
+    make_photo(21).crop((16, 12, 304, 228)).save(album / "cropped1.jpg")   # scores ~98 to orig1
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    os.remove(album / "orig0.jpg")         # a regroup does not look at the files again
+    _, strict, _ = run(capsys, "groups", "--threshold", "99.5")
+    _, loose, _ = run(capsys, "groups", "--threshold", "95")
+    assert "cropped1.jpg" not in strict and "2 groups at score 99.5" in strict
+    assert "cropped1.jpg" in loose and "2 groups at score 95" in loose
+    code, exact, _ = run(capsys, "groups", "--threshold", "95", "--exact")
+    assert code == 0 and "1 groups" in exact and "small0.png" not in exact
+
+
+def test_compare_prints_score_and_verdict(album, tiny_bundle, capsys):
+    code, out, _ = run(capsys, "--model", tiny_bundle, "compare", str(album / "orig0.jpg"),
+                       str(album / "copy0.jpg"), "--json")
+    assert code == 0 and json.loads(out) == {"score": 100.0, "verdict": "identical", "threshold": 97.0}
+    _, out, _ = run(capsys, "--model", tiny_bundle, "compare", str(album / "orig1.jpg"), str(album / "small1.png"),
+                    "--json")
+    assert json.loads(out)["verdict"] == "duplicate"
+    _, out, _ = run(capsys, "--model", tiny_bundle, "compare", str(album / "orig1.jpg"), str(album / "lonely.jpg"),
+                    "--json")
+    assert json.loads(out)["verdict"] == "different"
+
+
+def test_similar_and_problems(album, tiny_bundle, capsys):
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    code, out, _ = run(capsys, "similar", str(album / "orig1.jpg"), "-k", "1", "--json")
+    hits = json.loads(out)
+    assert code == 0 and [os.path.basename(h["path"]) for h in hits] == ["small1.png"]
+    code, out, _ = run(capsys, "problems", "--json")
+    assert [os.path.basename(p["path"]) for p in json.loads(out)] == ["broken.jpg"]
+
+
+@pytest.mark.parametrize("damage", ["missing", "no_json", "garbage_onnx"])
+def test_broken_model_bundle_gives_one_clear_message(album, tiny_bundle, tmp_path, capsys, damage):
+    bad = tmp_path / "bad"
+    if damage != "missing":
+        shutil.copytree(tiny_bundle, bad)
+        if damage == "no_json":
+            (bad / "model.json").unlink()
+        else:
+            (bad / "model.onnx").write_bytes(b"not an onnx model at all" * 10)
+    code, _, err = run(capsys, "-q", "--model", str(bad), "scan", str(album))
+    assert code == 1
+    assert err.startswith("lookalike: ") and str(bad) in err and "Traceback" not in err
+
+
+def test_busy_or_unusable_library_gives_one_clear_message(album, tiny_bundle, tmp_path, capsys):
+    from lookalike.core.library import Library
+    with Library(write=True):
+        code, _, err = run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    assert code == 1 and "in use" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "--library", str(blocker / "lib"), "-q", "--model", tiny_bundle, "scan", str(album))
+    assert code == 1 and "cannot use the library folder" in err
+
+
+def test_groups_before_any_scan_says_what_to_do(tiny_bundle, capsys):
+    code, _, err = run(capsys, "--model", tiny_bundle, "groups")
+    assert code == 1 and "lookalike scan" in err
