@@ -41,6 +41,46 @@ def canonical_edges(a, b, s):
     return lo[first], hi[first], s[first]
 
 
+class Groups:
+    """The groups at one threshold, held as flat arrays (a 100k-photo regroup creates no
+    Python object per photo); indexing gives a `Group`. Ordered by best score, then size."""
+
+    def __init__(self, ids, scores, offsets, best):
+        self.ids, self.scores, self.offsets, self.best = ids, scores, offsets, best
+
+    @classmethod
+    def build(cls, seg_ids, seg_scores, seg_sizes, seg_best):
+        if not seg_sizes:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(0, np.float32))
+        ids, scores = np.concatenate(seg_ids), np.concatenate(seg_scores).astype(np.float32)
+        sizes, best = np.concatenate(seg_sizes), np.concatenate(seg_best).astype(np.float32)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        order = np.lexsort((ids[starts], -sizes, -best))
+        sizes_o, starts_o = sizes[order], starts[order]
+        gather = np.repeat(starts_o - np.r_[0, np.cumsum(sizes_o)[:-1]], sizes_o) + np.arange(sizes.sum())
+        return cls(ids[gather], scores[gather], np.r_[0, np.cumsum(sizes_o)], best[order])
+
+    def __len__(self):
+        return len(self.best)
+
+    def __getitem__(self, i) -> Group:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        return Group(list(zip(self.ids[lo:hi].tolist(), self.scores[lo:hi].tolist())), float(self.best[i]))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+    def sizes(self):
+        return np.diff(self.offsets)
+
+
 class Grouper:
     """Holds the edges and the vectors of one library and model; `groups(t)` is the slider."""
 
@@ -69,12 +109,12 @@ class Grouper:
         j = np.searchsorted(self._ids, reps)
         return (np.einsum("ij,ij->i", self._vecs[i], self._vecs[j]) * 100.0).astype(np.float32)
 
-    def groups(self, threshold: float, rule: str = "rep") -> list[Group]:
+    def groups(self, threshold: float, rule: str = "rep") -> "Groups":
         if rule not in RULES:
             raise ValueError(f"unknown grouping rule {rule!r}")
         a, b, s = self.pairs(threshold)
         use_rep = rule == "rep" and self._vecs is not None
-        out: list[Group] = []
+        seg_ids, seg_scores, seg_sizes, seg_best = [], [], [], []
         for _ in range(MAX_ROUNDS):
             if len(a) == 0:
                 break
@@ -85,7 +125,8 @@ class Grouper:
             _, comp = connected_components(graph, directed=False)
             strength = np.bincount(ai, weights=s, minlength=n) + np.bincount(bi, weights=s, minlength=n)
             best_edge = np.zeros(comp.max() + 1, np.float32)
-            np.maximum.at(best_edge, comp[ai], s)
+            comps_of_edges, first_edge = np.unique(comp[ai], return_index=True)
+            best_edge[comps_of_edges] = s[first_edge]      # edges are sorted strongest first
             # representative: the strongest-linked node of each component
             order = np.lexsort((-strength, comp))
             first = np.ones(n, bool)
@@ -93,32 +134,31 @@ class Grouper:
             rep_of_comp = np.empty(comp.max() + 1, np.int64)
             rep_of_comp[comp[order][first]] = order[first]
             rep = rep_of_comp[comp]
+            is_rep = rep == np.arange(n)
             if use_rep:
                 score = self._scores_to(nodes, nodes[rep])
-                score[rep == np.arange(n)] = 100.0
-                ok = score >= threshold
+                ok = (score >= threshold) | is_rep
             else:
                 score = self._edge_scores_to_rep(nodes, rep, ai, bi, s)
                 ok = np.ones(n, bool)
-            # emit the groups of the accepted members
+            score[is_rep] = 100.0
+            # the accepted members, grouped: representative first, then by score
             acc = np.flatnonzero(ok)
-            acc = acc[np.lexsort((-score[acc], rep[acc] != acc, comp[acc]))]
-            comps_acc = comp[acc]
-            bounds = np.flatnonzero(np.r_[True, comps_acc[1:] != comps_acc[:-1], True])
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                if hi - lo < 2:
-                    continue
-                idx = acc[lo:hi]
-                out.append(Group([(int(nodes[k]), float(min(score[k], 100.0))) for k in idx],
-                                 float(best_edge[comp[idx[0]]])))
+            acc = acc[np.lexsort((-score[acc], ~is_rep[acc], comp[acc]))]
+            c = comp[acc]
+            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+            sizes = np.diff(np.r_[starts, len(acc)])
+            member_seg = np.repeat(sizes >= 2, sizes)
+            seg_ids.append(nodes[acc[member_seg]])
+            seg_scores.append(np.minimum(score[acc[member_seg]], 100.0))
+            seg_sizes.append(sizes[sizes >= 2])
+            seg_best.append(best_edge[c[starts[sizes >= 2]]])
             if not use_rep or ok.all():
                 break
             # the rejected members are grouped again among themselves
-            rejected = ~ok
-            keep = rejected[ai] & rejected[bi]
+            keep = ~ok[ai] & ~ok[bi]
             a, b, s = a[keep], b[keep], s[keep]
-        out.sort(key=lambda g: (-g.best, -len(g.members), g.members[0][0]))
-        return out
+        return Groups.build(seg_ids, seg_scores, seg_sizes, seg_best)
 
     @staticmethod
     def _edge_scores_to_rep(nodes, rep, ai, bi, s):

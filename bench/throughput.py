@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Engine throughput on this machine, in one run.
+
+    python bench/throughput.py [--photos 48] [--rescan-files 10000] [--model DIR] [--runs 3]
+
+1. Generates N 12 MP JPEGs (4000x3000, synthetic but photo-like) in a temp folder.
+2. Decode-only photos/s (the scan's decoder and preprocessing, same threads as a scan).
+3. Inference-only photos/s (preprocessed batches through the ONNX model).
+4. Full first scan photos/s (`Library.scan` in a fresh library) and its ratio to the slower
+   of (2) and (3): the pipeline bound.
+5. Rescan time of an unchanged folder of --rescan-files small JPEGs (first scan with a tiny
+   model: a rescan reads no pixels, so the model does not matter).
+6. Regroup time (`Grouper.groups`) at 100k and 1M synthetic vectors with 24 neighbours each.
+Each timing is the median of --runs runs.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def median_time(fn, runs):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def make_photos(folder, n, size=(4000, 3000)):
+    from tests.conftest import photo
+    base = [photo(s, (1000, 750)).resize(size, Image.BICUBIC) for s in range(4)]
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        a = np.asarray(base[i % 4], np.int16) + rng.integers(-12, 12, (size[1], size[0], 3), dtype=np.int16)
+        Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"p{i:04d}.jpg"), quality=90)
+
+
+def synthetic_edges(n, k=24, dim=64, seed=0):
+    """Vectors in small clusters (1-5 members) and each vector's k neighbours with their
+    true cosine scores: the same arrays a scan stores."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 6, n)
+    cluster = np.repeat(np.arange(n), sizes)[:n]
+    centres = rng.normal(size=(cluster.max() + 1, dim)).astype(np.float32)
+    vecs = centres[cluster] + rng.normal(scale=0.25, size=(n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    src = np.repeat(np.arange(n), k)
+    dst = (src + rng.integers(1, 8, n * k)) % n        # near neighbours, like an index returns
+    s = np.einsum("ij,ij->i", vecs[src], vecs[dst]) * 100
+    keep = s >= 50
+    return ids[src[keep]], ids[dst[keep]], s[keep].astype(np.float32), ids, vecs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=int, default=48)
+    ap.add_argument("--rescan-files", type=int, default=10000)
+    ap.add_argument("--model", help="model bundle (default: the built-in one)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-1m", action="store_true")
+    args = ap.parse_args()
+
+    from lookalike.core import scanner
+    from lookalike.core.bundle import load_bundle
+    from lookalike.core.embed import Embedder
+    from lookalike.core.grouping import Grouper
+    from lookalike.core.library import Library, default_model_dir
+    from tests.conftest import make_tiny_bundle
+
+    bundle = load_bundle(args.model or default_model_dir())
+    workers = max(2, os.cpu_count() or 2)
+    print(f"model {bundle.name} ({bundle.embedding_dim}-d, input {bundle.input.size}), "
+          f"{os.cpu_count()} cores, {workers} decode threads")
+    with tempfile.TemporaryDirectory() as tmp:
+        photos = os.path.join(tmp, "photos")
+        os.makedirs(photos)
+        t0 = time.perf_counter()
+        make_photos(photos, args.photos)
+        print(f"generated {args.photos} 12 MP JPEGs in {time.perf_counter() - t0:.0f} s")
+        paths = sorted(os.path.join(photos, f) for f in os.listdir(photos))
+
+        arrays = []
+
+        def decode_all():
+            arrays.clear()
+            with ThreadPoolExecutor(workers) as pool:
+                arrays.extend(r[1] for r in pool.map(lambda p: scanner.prepare(0, p, bundle), paths))
+        t_dec = median_time(decode_all, args.runs)
+        dec_rate = len(paths) / t_dec
+
+        def full_decode():
+            for p in paths[:8]:
+                with Image.open(p) as im:
+                    im.convert("RGB").resize(bundle.input.size[::-1], Image.BILINEAR)
+        t_full = median_time(full_decode, 1)
+        print(f"decode only: {dec_rate:.1f} photos/s ({len(paths)} photos, median of {args.runs}); "
+              f"without draft mode, one thread: {8 / t_full:.1f} photos/s")
+
+        emb = Embedder(bundle)
+        batch = np.stack(arrays)
+        emb.embed_arrays(batch[:2])
+
+        def infer_all():
+            for i in range(0, len(batch), scanner.BATCH):
+                emb.embed_arrays(batch[i:i + scanner.BATCH])
+        t_inf = median_time(infer_all, args.runs)
+        inf_rate = len(paths) / t_inf
+        print(f"inference only: {inf_rate:.1f} photos/s (batches of {scanner.BATCH})")
+
+        def first_scan():
+            with tempfile.TemporaryDirectory() as lib_dir:
+                with Library(lib_dir, write=True) as lib:
+                    lib.scan([photos], bundle)
+        t_scan = median_time(first_scan, args.runs)
+        scan_rate = len(paths) / t_scan
+        bound = min(dec_rate, inf_rate)
+        print(f"first scan: {scan_rate:.1f} photos/s = {scan_rate / bound:.0%} of the slower stage "
+              f"({bound:.1f} photos/s)")
+
+        small = os.path.join(tmp, "small")
+        os.makedirs(small)
+        img = Image.new("RGB", (64, 48), (120, 130, 140))
+        for i in range(args.rescan_files):
+            d = os.path.join(small, f"d{i // 500:03d}")
+            os.makedirs(d, exist_ok=True)
+            img.putpixel((i % 64, (i // 64) % 48), (i % 256, 0, 0))
+            img.save(os.path.join(d, f"{i:05d}.jpg"), quality=80)
+        tiny = load_bundle(make_tiny_bundle(os.path.join(tmp, "tiny")))
+        lib_dir = os.path.join(tmp, "lib-rescan")
+        with Library(lib_dir, write=True) as lib:
+            t0 = time.perf_counter()
+            lib.scan([small], tiny)
+            t_first_small = time.perf_counter() - t0
+
+        def rescan():
+            with Library(lib_dir, write=True) as lib:
+                st = lib.scan([small], tiny)
+                assert st.embedded == 0 and st.unchanged == args.rescan_files
+        t_rescan = median_time(rescan, args.runs)
+        print(f"rescan of {args.rescan_files} unchanged files: {t_rescan:.2f} s "
+              f"(their first scan with a tiny model: {t_first_small:.1f} s)")
+
+    for n in ([100_000] if args.skip_1m else [100_000, 1_000_000]):
+        a, b, s, ids, vecs = synthetic_edges(n)
+        t0 = time.perf_counter()
+        g = Grouper(a, b, s, ids, vecs)
+        t_build = time.perf_counter() - t0
+        parts = []
+        for t in (95, 90, 80):
+            groups = []
+            dt = median_time(lambda: groups.append(g.groups(t)), args.runs)
+            parts.append(f"t={t}: {dt * 1000:.0f} ms ({len(groups[-1])} groups)")
+        print(f"regroup at {n:,} vectors, {len(a):,} edges (prepared once in {t_build:.2f} s): " + ", ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
