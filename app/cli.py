@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   lookalike compare a.jpg b.heic                  score 0-100 and the verdict
   lookalike similar query.jpg -k 10               the 10 most alike photos in the library
   lookalike problems                              files that could not be read, and why
+  lookalike undo                                  put back the files of the last move
   lookalike train ~/labelled --out ~/my-model     fine-tune a model (needs lookalike[train])
   lookalike --model ~/my-model scan ~/Pictures    scan with another model bundle
 """
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs lookalike[train])",
                        add_help=False)
     t.add_argument("args", nargs=argparse.REMAINDER)
+
+    sub.add_parser("undo", help="move the files of the last move back where they were")
 
     sub.add_parser("gui", help="open the desktop window")
     return p
@@ -302,6 +305,22 @@ def cmd_train(args):
     return subprocess.call(cmd)
 
 
+def cmd_undo(args):
+    from lookalike.core import actions
+    lib = _open(args, write=True)
+    try:
+        out = actions.undo_last(lib)
+    except actions.ActionError as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        lib.close()
+    for src, dst in out.done:
+        print(f"restored {dst}")
+    for path, reason in out.failed:
+        print(f"could not restore {path}: {reason}", file=sys.stderr)
+    return EXIT_OK if not out.failed else EXIT_ERROR
+
+
 def cmd_gui(args):
     try:
         from lookalike.app.main import main as gui_main
@@ -312,7 +331,7 @@ def cmd_gui(args):
 
 
 COMMANDS = {"scan": cmd_scan, "groups": cmd_groups, "compare": cmd_compare, "similar": cmd_similar,
-            "problems": cmd_problems, "train": cmd_train, "gui": cmd_gui}
+            "problems": cmd_problems, "train": cmd_train, "undo": cmd_undo, "gui": cmd_gui}
 
 
 def main(argv=None) -> int:
@@ -321,6 +340,9 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")   # file names that are not UTF-8
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     from lookalike.core.bundle import BundleError

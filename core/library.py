@@ -157,6 +157,8 @@ class Library:
             raise LibraryError("this library has not been scanned with this model yet: run `lookalike scan`")
         a, b, s, _ = edges
         _, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim)
+        live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
+        a, b, s = a[live], b[live], s[live]
         ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
         not_dup = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
                    if x in ids_by_path and y in ids_by_path]

@@ -105,3 +105,19 @@ def test_busy_or_unusable_library_gives_one_clear_message(album, tiny_bundle, tm
 def test_groups_before_any_scan_says_what_to_do(tiny_bundle, capsys):
     code, _, err = run(capsys, "--model", tiny_bundle, "groups")
     assert code == 1 and "lookalike scan" in err
+
+
+def test_non_utf8_file_names_survive_scan_groups_and_json(tmp_path, tiny_bundle, capsys, make_photo):
+    root = tmp_path / "odd"
+    root.mkdir()
+    raw = os.path.join(os.fsencode(root), b"f\xe9te \xff.jpg")
+    make_photo(3).save(raw, "JPEG", quality=95)
+    make_photo(3).resize((160, 120)).save(root / "copy 📷.png")
+    code, _, _ = run(capsys, "-q", "--model", tiny_bundle, "scan", str(root))
+    assert code == 0
+    code, out, _ = run(capsys, "groups", "--json", str(tmp_path / "g.json"))
+    assert code == 0
+    with open(tmp_path / "g.json", encoding="utf-8", errors="surrogateescape") as fh:
+        doc = json.load(fh)
+    paths = {m["path"] for g in doc["groups"] for m in g["members"]}
+    assert os.fsdecode(raw) in paths and all(os.path.exists(p) for p in paths)

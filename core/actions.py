@@ -1,0 +1,263 @@
+"""Safe actions on the user's files: mark, plan, trash, move, undo, export.
+
+Nothing is deleted: files go to the system trash (send2trash) or are moved. Every plan
+refuses protected files, files that changed since they were scanned, and the last unmarked
+member of a group. Every action is written to a journal before each file is touched, so a
+crash leaves each file either at its old place or at its new one, and a move can be undone.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+RULES = ("highest_resolution", "largest", "oldest", "newest", "protected")
+
+
+class ActionError(Exception):
+    pass
+
+
+@dataclass
+class Plan:
+    ok: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    bytes: int = 0
+
+
+@dataclass
+class Outcome:
+    done: list[tuple[str, str | None]] = field(default_factory=list)   # (source, destination or None)
+    failed: list[tuple[str, str]] = field(default_factory=list)        # (source, reason)
+
+
+def is_protected(path: str, protected_dirs) -> bool:
+    path = os.path.abspath(path)
+    return any(path == d or path.startswith(d.rstrip(os.sep) + os.sep) for d in map(os.path.abspath, protected_dirs))
+
+
+def _date_key(member):
+    if member.taken_at:
+        return member.taken_at
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.stat(member.path).st_mtime))
+    except OSError:
+        return "9999"
+
+
+def mark_by_rule(members, rule: str, protected=()) -> set[str]:
+    """The paths to mark in one group: all but the one the rule keeps, never a protected file.
+
+    Rules: keep the highest resolution, the largest file, the oldest or newest (date taken,
+    else file time), or the one in a protected folder (nothing is marked when none is).
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
+    if len(members) < 2:
+        return set()
+    if rule == "highest_resolution":
+        keep = max(members, key=lambda m: ((m.width or 0) * (m.height or 0), m.bytes))
+    elif rule == "largest":
+        keep = max(members, key=lambda m: (m.bytes, (m.width or 0) * (m.height or 0)))
+    elif rule == "oldest":
+        keep = min(members, key=_date_key)
+    elif rule == "newest":
+        keep = max(members, key=_date_key)
+    else:
+        inside = [m for m in members if is_protected(m.path, protected)]
+        if not inside:
+            return set()
+        keep = inside[0]
+    return {m.path for m in members if m.path != keep.path and not is_protected(m.path, protected)}
+
+
+def plan_removal(lib, marked, groups_members) -> Plan:
+    """Check marked files before anything is touched; `groups_members` are the groups (lists
+    of Member) the marks were made in."""
+    protected = lib.catalog.protected()
+    marked = set(marked)
+    plan = Plan()
+    refused: dict[str, str] = {}
+    for path in sorted(marked):
+        if is_protected(path, protected):
+            refused[path] = "in a protected folder"
+            continue
+        row = lib.catalog.file_by_path(path)
+        try:
+            st = os.stat(path)
+        except OSError:
+            refused[path] = "no longer exists"
+            continue
+        if row is None or (row.size, row.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            refused[path] = "changed since it was scanned: scan again first"
+    for members in groups_members:
+        paths = [m.path for m in members]
+        if paths and all(p in marked and p not in refused for p in paths):
+            keep = paths[0]       # the representative stays
+            refused[keep] = "the last unmarked copy of its group is always kept"
+    plan.refused = sorted(refused.items())
+    sizes = {m.path: m.bytes for members in groups_members for m in members}
+    plan.ok = [p for p in sorted(marked) if p not in refused]
+    plan.bytes = sum(sizes.get(p, 0) or _size(p) for p in plan.ok)
+    return plan
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+# -- journal ----------------------------------------------------------------------------
+def _journal_path(lib):
+    return lib.dir / "journal.jsonl"
+
+
+def _append(lib, record):
+    with open(_journal_path(lib), "a", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def journal(lib) -> list[dict]:
+    try:
+        lines = _journal_path(lib).read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash: its file operation never started
+    return out
+
+
+def _forget(lib, paths):
+    rows = [lib.catalog.file_by_path(p) for p in paths]
+    with lib.catalog.transaction():
+        lib.catalog.delete_files([r.id for r in rows if r is not None])
+
+
+def trash(lib, plan: Plan, trash_func=None) -> Outcome:
+    """Send the plan's files to the system trash (or `trash_func(path)` in tests)."""
+    if trash_func is None:
+        from send2trash import send2trash as trash_func
+    action = uuid.uuid4().hex
+    out = Outcome()
+    for path in plan.ok:
+        _append(lib, {"action": action, "op": "trash", "src": path, "state": "start", "time": time.time()})
+        try:
+            trash_func(path)
+        except Exception as exc:  # send2trash raises OSError or its own TrashPermissionError
+            out.failed.append((path, str(exc)))
+            _append(lib, {"action": action, "op": "trash", "src": path, "state": "failed"})
+            continue
+        _append(lib, {"action": action, "op": "trash", "src": path, "state": "done"})
+        out.done.append((path, None))
+    _forget(lib, [p for p, _ in out.done])
+    return out
+
+
+def _unique_destination(dest_dir, name):
+    base, ext = os.path.splitext(name)
+    candidate, n = os.path.join(dest_dir, name), 1
+    while os.path.lexists(candidate):
+        candidate = os.path.join(dest_dir, f"{base} ({n}){ext}")
+        n += 1
+    return candidate
+
+
+def _move_file(src, dst):
+    """Rename when possible; across devices copy, fsync, then remove the source, so a crash
+    leaves the file in at least one place."""
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno != 18:   # EXDEV
+            raise
+        shutil.copy2(src, dst)
+        with open(dst, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.remove(src)
+
+
+def move(lib, plan: Plan, dest_dir) -> Outcome:
+    """Move the plan's files into `dest_dir` (never overwriting); journalled for undo."""
+    dest_dir = os.path.abspath(dest_dir)
+    os.makedirs(dest_dir, exist_ok=True)
+    action = uuid.uuid4().hex
+    out = Outcome()
+    for path in plan.ok:
+        dst = _unique_destination(dest_dir, os.path.basename(path))
+        _append(lib, {"action": action, "op": "move", "src": path, "dst": dst, "state": "start",
+                      "time": time.time()})
+        try:
+            _move_file(path, dst)
+        except OSError as exc:
+            out.failed.append((path, exc.strerror or str(exc)))
+            _append(lib, {"action": action, "op": "move", "src": path, "dst": dst, "state": "failed"})
+            continue
+        _append(lib, {"action": action, "op": "move", "src": path, "dst": dst, "state": "done"})
+        out.done.append((path, dst))
+    _forget(lib, [p for p, _ in out.done])
+    return out
+
+
+def undo_last(lib) -> Outcome:
+    """Move the files of the last move back where they were. Files sent to the trash are
+    restored from the system trash by the user; the journal names them."""
+    records = journal(lib)
+    moves = [r for r in records if r["op"] == "move"]
+    undone_actions = {r["action"] for r in records if r.get("op") == "undo"}
+    actions = [r["action"] for r in moves if r["action"] not in undone_actions]
+    if not actions:
+        raise ActionError("nothing to undo: no move is recorded")
+    last = actions[-1]
+    out = Outcome()
+    entries = {}
+    for r in records:
+        if r.get("action") == last and r["op"] == "move":
+            entries[r["src"]] = r
+    for src, r in entries.items():
+        dst = r["dst"]
+        if os.path.lexists(dst) and not os.path.lexists(src):
+            os.makedirs(os.path.dirname(src), exist_ok=True)
+            _move_file(dst, src)
+            out.done.append((dst, src))
+        elif os.path.lexists(src):
+            continue            # never moved (or already back): nothing to do
+        else:
+            out.failed.append((src, f"neither {src} nor {dst} exists any more"))
+    _append(lib, {"action": last, "op": "undo", "state": "done", "time": time.time()})
+    return out
+
+
+def export_groups(groups_members, path, fmt: str = "csv"):
+    """Write the groups as CSV (one row per member) or JSON."""
+    if fmt == "json":
+        doc = [[{"path": m.path, "score": m.score, "width": m.width, "height": m.height,
+                 "bytes": m.bytes, "identical": m.identical} for m in g] for g in groups_members]
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            json.dump({"groups": doc}, fh, indent=1, ensure_ascii=False)
+    elif fmt == "csv":
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+            w = csv.writer(fh)
+            w.writerow(["group", "path", "score", "width", "height", "bytes", "identical"])
+            for n, g in enumerate(groups_members, 1):
+                for m in g:
+                    w.writerow([n, m.path, m.score, m.width, m.height, m.bytes, m.identical])
+    else:
+        raise ValueError(f"unknown export format {fmt!r}")
+    os.replace(tmp, path)
