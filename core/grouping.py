@@ -43,22 +43,15 @@ def canonical_edges(a, b, s):
 
 class Groups:
     """The groups at one threshold, held as flat arrays (a 100k-photo regroup creates no
-    Python object per photo); indexing gives a `Group`. Ordered by best score, then size."""
+    Python object per photo); indexing gives a `Group` with the representative first and the
+    other members by score. Groups are ordered by best score, then size."""
 
     def __init__(self, ids, scores, offsets, best):
         self.ids, self.scores, self.offsets, self.best = ids, scores, offsets, best
 
     @classmethod
-    def build(cls, seg_ids, seg_scores, seg_sizes, seg_best):
-        if not seg_sizes:
-            return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(0, np.float32))
-        ids, scores = np.concatenate(seg_ids), np.concatenate(seg_scores).astype(np.float32)
-        sizes, best = np.concatenate(seg_sizes), np.concatenate(seg_best).astype(np.float32)
-        starts = np.r_[0, np.cumsum(sizes)[:-1]]
-        order = np.lexsort((ids[starts], -sizes, -best))
-        sizes_o, starts_o = sizes[order], starts[order]
-        gather = np.repeat(starts_o - np.r_[0, np.cumsum(sizes_o)[:-1]], sizes_o) + np.arange(sizes.sum())
-        return cls(ids[gather], scores[gather], np.r_[0, np.cumsum(sizes_o)], best[order])
+    def empty(cls):
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(0, np.float32))
 
     def __len__(self):
         return len(self.best)
@@ -69,7 +62,9 @@ class Groups:
         if not 0 <= i < len(self):
             raise IndexError(i)
         lo, hi = self.offsets[i], self.offsets[i + 1]
-        return Group(list(zip(self.ids[lo:hi].tolist(), self.scores[lo:hi].tolist())), float(self.best[i]))
+        members = list(zip(self.ids[lo:hi].tolist(), self.scores[lo:hi].tolist()))
+        members[1:] = sorted(members[1:], key=lambda m: (-m[1], m[0]))
+        return Group(members, float(self.best[i]))
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -82,7 +77,12 @@ class Groups:
 
 
 class Grouper:
-    """Holds the edges and the vectors of one library and model; `groups(t)` is the slider."""
+    """Holds the edges and the vectors of one library and model; `groups(t)` is the slider.
+
+    Everything that does not depend on the threshold (dense node numbers, edge order) is
+    prepared once here; a regroup is a handful of linear passes over the edges above the
+    threshold and the photos they touch.
+    """
 
     def __init__(self, a, b, s, ids=None, vectors=None, not_duplicate=()):
         a, b, s = canonical_edges(a, b, s)
@@ -92,85 +92,103 @@ class Grouper:
             a, b, s = a[keep], b[keep], s[keep]
         order = np.argsort(-s, kind="stable")
         self.a, self.b, self.s = a[order], b[order], s[order]
-        if ids is not None and vectors is not None and len(ids):
-            ids = np.asarray(ids, np.int64)
-            o = np.argsort(ids)
-            self._ids, self._vecs = ids[o], np.asarray(vectors, np.float32)[o]
-        else:
-            self._ids, self._vecs = None, None
+        has_vecs = ids is not None and vectors is not None and len(ids) > 0
+        known = np.asarray(ids, np.int64) if has_vecs else np.zeros(0, np.int64)
+        self.nodes = np.union1d(known, np.concatenate([self.a, self.b]))      # sorted file ids
+        self.ai = np.searchsorted(self.nodes, self.a)
+        self.bi = np.searchsorted(self.nodes, self.b)
+        self._vecs = None
+        if has_vecs and np.isin(self.nodes, known).all():
+            vecs = np.asarray(vectors, np.float32)
+            self._vecs = np.empty((len(self.nodes), vecs.shape[1]), np.float32)
+            self._vecs[np.searchsorted(self.nodes, known)] = vecs
 
     def pairs(self, threshold: float = -1.0):
         """(a, b, score) arrays of edges at or above the threshold, strongest first."""
-        n = int(np.searchsorted(-self.s, -threshold, side="right"))
+        n = self._count(threshold)
         return self.a[:n], self.b[:n], self.s[:n]
 
-    def _scores_to(self, members: np.ndarray, reps: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(self._ids, members)
-        j = np.searchsorted(self._ids, reps)
-        return (np.einsum("ij,ij->i", self._vecs[i], self._vecs[j]) * 100.0).astype(np.float32)
+    def _count(self, threshold):
+        return int(np.searchsorted(-self.s, -threshold, side="right"))
 
-    def groups(self, threshold: float, rule: str = "rep") -> "Groups":
+    def groups(self, threshold: float, rule: str = "rep") -> Groups:
         if rule not in RULES:
             raise ValueError(f"unknown grouping rule {rule!r}")
-        a, b, s = self.pairs(threshold)
+        n_edges = self._count(threshold)
+        ai, bi, s = self.ai[:n_edges], self.bi[:n_edges], self.s[:n_edges]
         use_rep = rule == "rep" and self._vecs is not None
-        seg_ids, seg_scores, seg_sizes, seg_best = [], [], [], []
+        n = len(self.nodes)
+        parts = []
         for _ in range(MAX_ROUNDS):
-            if len(a) == 0:
+            if len(ai) == 0:
                 break
-            nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-            ai, bi = inv[:len(a)], inv[len(a):]
-            n = len(nodes)
             graph = coo_matrix((np.ones(len(ai), np.int8), (ai, bi)), shape=(n, n))
             _, comp = connected_components(graph, directed=False)
+            touched = np.zeros(n, bool)
+            touched[ai] = True
+            touched[bi] = True
+            t_idx = np.flatnonzero(touched)
+            # representative: the strongest-linked photo of each component (ties: highest index)
             strength = np.bincount(ai, weights=s, minlength=n) + np.bincount(bi, weights=s, minlength=n)
-            best_edge = np.zeros(comp.max() + 1, np.float32)
-            comps_of_edges, first_edge = np.unique(comp[ai], return_index=True)
-            best_edge[comps_of_edges] = s[first_edge]      # edges are sorted strongest first
-            # representative: the strongest-linked node of each component
-            order = np.lexsort((-strength, comp))
-            first = np.ones(n, bool)
-            first[1:] = comp[order][1:] != comp[order][:-1]
-            rep_of_comp = np.empty(comp.max() + 1, np.int64)
-            rep_of_comp[comp[order][first]] = order[first]
+            n_comp = comp.max() + 1
+            comp_max = np.zeros(n_comp)
+            np.maximum.at(comp_max, comp[t_idx], strength[t_idx])
+            cand = t_idx[strength[t_idx] == comp_max[comp[t_idx]]]
+            rep_of_comp = np.full(n_comp, -1, np.int64)
+            rep_of_comp[comp[cand]] = cand
             rep = rep_of_comp[comp]
-            is_rep = rep == np.arange(n)
-            if use_rep:
-                score = self._scores_to(nodes, nodes[rep])
-                ok = (score >= threshold) | is_rep
-            else:
-                score = self._edge_scores_to_rep(nodes, rep, ai, bi, s)
-                ok = np.ones(n, bool)
-            score[is_rep] = 100.0
-            # the accepted members, grouped: representative first, then by score
+            # score to the representative: the direct edge when there is one, else the vectors
+            score = np.full(n, -1.0, np.float32)
+            direct = rep[ai] == bi
+            score[ai[direct]] = s[direct]
+            direct = rep[bi] == ai
+            score[bi[direct]] = s[direct]
+            score[rep == np.arange(n)] = 100.0
+            missing = t_idx[score[t_idx] < 0]
+            if len(missing):
+                if use_rep:
+                    score[missing] = np.einsum("ij,ij->i", self._vecs[missing], self._vecs[rep[missing]]) * 100.0
+                else:
+                    best = np.zeros(n, np.float32)
+                    np.maximum.at(best, ai, s)
+                    np.maximum.at(best, bi, s)
+                    score[missing] = best[missing]
+            ok = touched & (score >= threshold) if use_rep else touched
             acc = np.flatnonzero(ok)
-            acc = acc[np.lexsort((-score[acc], ~is_rep[acc], comp[acc]))]
+            # order: component, representative first (member order inside a group is lazy)
+            key = comp[acc].astype(np.int64) * 2 + (rep[acc] != acc)
+            acc = acc[np.argsort(key, kind="stable")]
             c = comp[acc]
             starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
             sizes = np.diff(np.r_[starts, len(acc)])
-            member_seg = np.repeat(sizes >= 2, sizes)
-            seg_ids.append(nodes[acc[member_seg]])
-            seg_scores.append(np.minimum(score[acc[member_seg]], 100.0))
-            seg_sizes.append(sizes[sizes >= 2])
-            seg_best.append(best_edge[c[starts[sizes >= 2]]])
-            if not use_rep or ok.all():
+            big = sizes >= 2
+            in_big = np.repeat(big, sizes)
+            best_edge = np.zeros(n_comp, np.float32)
+            comps_of_edges, first_edge = np.unique(comp[ai], return_index=True)
+            best_edge[comps_of_edges] = s[first_edge]          # edges are sorted strongest first
+            parts.append((acc[in_big], np.minimum(score[acc[in_big]], 100.0), sizes[big],
+                          np.maximum(best_edge[c[starts[big]]], 0)))
+            if not use_rep:
+                break
+            rejected = touched & ~ok
+            if not rejected.any():
                 break
             # the rejected members are grouped again among themselves
-            keep = ~ok[ai] & ~ok[bi]
-            a, b, s = a[keep], b[keep], s[keep]
-        return Groups.build(seg_ids, seg_scores, seg_sizes, seg_best)
+            keep = rejected[ai] & rejected[bi]
+            ai, bi, s = ai[keep], bi[keep], s[keep]
+        return self._collect(parts)
 
-    @staticmethod
-    def _edge_scores_to_rep(nodes, rep, ai, bi, s):
-        """Without vectors: a member's score to the representative is their edge's score, or
-        the member's best edge when they are not directly linked."""
-        n = len(nodes)
-        score = np.zeros(n, np.float32)
-        np.maximum.at(score, ai, s)
-        np.maximum.at(score, bi, s)
-        direct_a = rep[ai] == bi
-        score[ai[direct_a]] = s[direct_a]
-        direct_b = rep[bi] == ai
-        score[bi[direct_b]] = s[direct_b]
-        score[rep == np.arange(n)] = 100.0
-        return score
+    def _collect(self, parts) -> Groups:
+        if not parts:
+            return Groups.empty()
+        idx = np.concatenate([p[0] for p in parts])
+        scores = np.concatenate([p[1] for p in parts]).astype(np.float32)
+        sizes = np.concatenate([p[2] for p in parts])
+        best = np.concatenate([p[3] for p in parts]).astype(np.float32)
+        if len(sizes) == 0:
+            return Groups.empty()
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        order = np.argsort(-(best.astype(np.float64) * 1e4 + np.minimum(sizes, 9999)), kind="stable")
+        sizes_o, starts_o = sizes[order], starts[order]
+        gather = np.repeat(starts_o - np.r_[0, np.cumsum(sizes_o)[:-1]], sizes_o) + np.arange(sizes.sum())
+        return Groups(self.nodes[idx[gather]], scores[gather], np.r_[0, np.cumsum(sizes_o)], best[order])

@@ -51,3 +51,19 @@ def test_not_duplicate_pairs_are_never_grouped():
     g = Grouper(np.array([1, 2]), np.array([2, 3]), np.array([sims[0, 1], sims[1, 2]]), ids, vecs,
                 not_duplicate=[(2, 1)])
     assert [grp.ids for grp in g.groups(90)] == [[2, 3]] or [grp.ids for grp in g.groups(90)] == [[3, 2]]
+
+
+def test_groups_are_ordered_by_best_score_with_members_by_score():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(3, 16))
+    vecs = np.stack([unit(base[i] + rng.normal(scale=s, size=16)) for i in range(3) for s in (0, 0.05, 0.3)])
+    g = grouper_for(np.arange(1, 10), vecs)
+    groups = list(g.groups(80))
+    bests = [grp.best for grp in groups]
+    assert bests == sorted(bests, reverse=True)
+    sims = vecs @ vecs.T * 100
+    for grp in groups:
+        pair_scores = [sims[x - 1, y - 1] for x in grp.ids for y in grp.ids if x < y]
+        assert abs(grp.best - max(pair_scores)) < 1e-3
+        scores = [sc for _, sc in grp.members[1:]]
+        assert scores == sorted(scores, reverse=True)
