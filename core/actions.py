@@ -163,8 +163,8 @@ def trash(lib, plan: Plan, trash_func=None) -> Outcome:
             _append(lib, {"action": action, "op": "trash", "src": path, "state": "failed"})
             continue
         _append(lib, {"action": action, "op": "trash", "src": path, "state": "done"})
+        _forget(lib, [path])
         out.done.append((path, None))
-    _forget(lib, [p for p, _ in out.done])
     return out
 
 
@@ -208,8 +208,8 @@ def move(lib, plan: Plan, dest_dir) -> Outcome:
             _append(lib, {"action": action, "op": "move", "src": path, "dst": dst, "state": "failed"})
             continue
         _append(lib, {"action": action, "op": "move", "src": path, "dst": dst, "state": "done"})
+        _forget(lib, [path])
         out.done.append((path, dst))
-    _forget(lib, [p for p, _ in out.done])
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class CatalogError(Exception):
@@ -56,8 +56,19 @@ CREATE TABLE IF NOT EXISTS walk_problems (path BLOB PRIMARY KEY, reason TEXT NOT
 CREATE TABLE IF NOT EXISTS not_duplicate (a BLOB NOT NULL, b BLOB NOT NULL, PRIMARY KEY (a, b));
 """
 
-# Migrations from version N to N+1, applied in order inside one transaction each.
-MIGRATIONS: dict[int, str] = {}
+# Migrations from version N to N+1, applied in order inside the opening transaction. A new
+# catalog is created at version 1 and migrated like any old one, so every path is exercised.
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE IF NOT EXISTS scans (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    finished REAL,
+    model_key TEXT NOT NULL,
+    found INTEGER, added INTEGER, changed INTEGER, removed INTEGER, embedded INTEGER, failed INTEGER
+)
+""",
+}
 
 
 @dataclass
@@ -225,6 +236,18 @@ class Catalog:
 
     def count_files(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+    # -- scan history -------------------------------------------------------------------
+    def record_scan(self, started, finished, model_key, stats):
+        self.db.execute("INSERT INTO scans (started, finished, model_key, found, added, changed, removed, "
+                        "embedded, failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (started, finished, model_key, stats.found, stats.added, stats.changed,
+                         stats.removed, stats.embedded, stats.failed))
+
+    def last_scan(self):
+        r = self.db.execute("SELECT started, finished, model_key, found, embedded, failed FROM scans "
+                            "ORDER BY id DESC LIMIT 1").fetchone()
+        return dict(zip(("started", "finished", "model_key", "found", "embedded", "failed"), r)) if r else None
 
     # -- problems ---------------------------------------------------------------------
     def problems(self) -> list[tuple[str, str]]:

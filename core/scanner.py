@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -194,12 +195,15 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
 def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,
              exclude=()):
     stats = ScanStats()
+    started = time.time()
     discover_and_diff(catalog, roots, stats, progress, cancel, exclude=exclude)
     stats.hashed = hashing.update_hashes(catalog, progress, cancel)
     embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=workers)
     untouched = not (stats.added or stats.changed or stats.removed or stats.embedded or stats.failed)
-    if untouched and index.path.is_file() and index.meta_path.is_file() and catalog.edges(model_key) is not None:
-        return stats  # nothing changed since the last complete scan: the stored edges stand
-    build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
-    stats.index_rebuilt = index.rebuilt
+    if not (untouched and index.path.is_file() and index.meta_path.is_file()
+            and catalog.edges(model_key) is not None):   # else the stored edges stand
+        build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
+        stats.index_rebuilt = index.rebuilt
+    with catalog.transaction():
+        catalog.record_scan(started, time.time(), model_key, stats)
     return stats
