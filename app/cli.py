@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("undo", help="move the files of the last move back where they were")
 
+    sub.add_parser("info", help="where the library, settings and cache are; the model; the library's size")
+
     sub.add_parser("gui", help="open the desktop window")
     return p
 
@@ -321,6 +323,37 @@ def cmd_undo(args):
     return EXIT_OK if not out.failed else EXIT_ERROR
 
 
+def cmd_info(args):
+    import platformdirs
+    from lookalike.core.library import default_library_dir
+    lib_dir = args.library or default_library_dir()
+    print(f"lookalike {_version()}")
+    print(f"library:  {lib_dir}")
+    print(f"config:   {platformdirs.user_config_dir('lookalike', appauthor=False)}")
+    print(f"cache:    {platformdirs.user_cache_dir('lookalike', appauthor=False)}")
+    if not os.path.isfile(os.path.join(lib_dir, "catalog.sqlite")):
+        bundle = _bundle(args, None)
+        print(f"model:    {bundle.name} {bundle.version} ({bundle.path})")
+        print("the library is empty: run `lookalike scan FOLDER`")
+        return EXIT_OK
+    lib = _open(args)
+    try:
+        bundle = _bundle(args, lib)
+        print(f"model:    {bundle.name} {bundle.version} ({bundle.path}), id {bundle.model_id[:12]}, "
+              f"thresholds duplicate {bundle.thresholds['duplicate']:g} / similar {bundle.thresholds['similar']:g}")
+        size = sum(f.stat().st_size for f in lib.dir.iterdir() if f.is_file())
+        print(f"folders:  {', '.join(lib.catalog.roots()) or '(none)'}")
+        print(f"photos:   {lib.catalog.count_files()} files, {len(lib.problems())} problems, "
+              f"library files {size / 1e6:.1f} MB")
+        last = lib.catalog.last_scan()
+        if last:
+            print(f"last scan: {time.strftime('%Y-%m-%d %H:%M', time.localtime(last['finished']))}, "
+                  f"{last['found']} photos, {last['embedded']} read")
+    finally:
+        lib.close()
+    return EXIT_OK
+
+
 def cmd_gui(args):
     try:
         from lookalike.app.main import main as gui_main
@@ -331,7 +364,7 @@ def cmd_gui(args):
 
 
 COMMANDS = {"scan": cmd_scan, "groups": cmd_groups, "compare": cmd_compare, "similar": cmd_similar,
-            "problems": cmd_problems, "train": cmd_train, "undo": cmd_undo, "gui": cmd_gui}
+            "problems": cmd_problems, "train": cmd_train, "undo": cmd_undo, "info": cmd_info, "gui": cmd_gui}
 
 
 def main(argv=None) -> int:

@@ -121,3 +121,19 @@ def test_non_utf8_file_names_survive_scan_groups_and_json(tmp_path, tiny_bundle,
         doc = json.load(fh)
     paths = {m["path"] for g in doc["groups"] for m in g["members"]}
     assert os.fsdecode(raw) in paths and all(os.path.exists(p) for p in paths)
+
+
+def test_info_and_version(album, tiny_bundle, capsys):
+    code, out, _ = run(capsys, "--model", tiny_bundle, "info")
+    assert code == 0 and "library is empty" in out and os.environ["LOOKALIKE_LIBRARY"] in out
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    code, out, _ = run(capsys, "info")
+    assert code == 0 and "tiny-test" in out and "7 files, 1 problems" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and "lookalike 0.1.0" in capsys.readouterr().out
+
+
+def test_undo_without_a_move_says_so(tiny_bundle, capsys):
+    code, _, err = run(capsys, "undo")
+    assert code == 1 and "nothing to undo" in err
