@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scan", help="find photos and compute what is new or changed")
     s.add_argument("roots", nargs="*", help="folders (default: the folders scanned before)")
     s.add_argument("--workers", type=int, default=None, help="decoding threads")
+    s.add_argument("--retry-problems", action="store_true",
+                   help="read again the files that failed before (they are retried anyway when they change)")
 
     g = sub.add_parser("groups", help="duplicate groups at a threshold (instant, no rescan)")
     g.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
@@ -148,7 +150,8 @@ def cmd_scan(args):
         bar = _progress_bar(args.quiet)
         t0 = time.monotonic()
         try:
-            stats = lib.scan(roots or None, bundle, progress=bar, workers=args.workers)
+            stats = lib.scan(roots or None, bundle, progress=bar, workers=args.workers,
+                             retry_problems=args.retry_problems)
         except KeyboardInterrupt:
             raise Failure("scan interrupted; run `lookalike scan` again to resume", EXIT_INTERRUPTED) from None
         except LibraryError as exc:

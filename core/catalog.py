@@ -262,11 +262,13 @@ class Catalog:
                             [(enc(p.path), p.reason) for p in problems])
 
     # -- vectors ----------------------------------------------------------------------
-    def missing_vectors(self, model_key) -> list[tuple[int, str]]:
-        """(id, path) of files with no vector for this model key, errors included (retried)."""
+    def missing_vectors(self, model_key, retry_errors=False) -> list[tuple[int, str]]:
+        """(id, path) of files with no vector for this model key. Files that failed to decode
+        are tried again only when they change on disk, or with `retry_errors`."""
         rows = self.db.execute(
             "SELECT f.id, f.path FROM files f WHERE NOT EXISTS "
-            "(SELECT 1 FROM vectors v WHERE v.file_id=f.id AND v.model_key=?) ORDER BY f.path",
+            "(SELECT 1 FROM vectors v WHERE v.file_id=f.id AND v.model_key=?)"
+            + ("" if retry_errors else " AND f.error IS NULL") + " ORDER BY f.path",
             (model_key,)).fetchall()
         return [(i, dec(p)) for i, p in rows]
 

@@ -134,7 +134,7 @@ class Library:
 
     # -- scanning -----------------------------------------------------------------------
     def scan(self, roots=None, bundle: Bundle | None = None, progress=None, cancel: CancelToken | None = None,
-             workers: int | None = None) -> scanner.ScanStats:
+             workers: int | None = None, retry_problems: bool = False) -> scanner.ScanStats:
         bundle = bundle or self.bundle()
         roots = list(roots) if roots else self.catalog.roots()
         if not roots:
@@ -143,7 +143,8 @@ class Library:
             self.catalog.set_meta("model_path", str(Path(bundle.path).resolve()))
         return scanner.run_scan(self.catalog, self.embedder(bundle), self.index_for(bundle),
                                 self.model_key(bundle), roots, progress, cancel,
-                                workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)])
+                                workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)],
+                                retry_errors=retry_problems)
 
     def rebuild_neighbours(self, bundle: Bundle, progress=None, cancel=None):
         scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),

@@ -101,8 +101,9 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
     return stats
 
 
-def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH):
-    pending = catalog.missing_vectors(model_key)
+def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH,
+                  retry_errors=False):
+    pending = catalog.missing_vectors(model_key, retry_errors)
     rep = Reporter("embed", len(pending), progress, cancel)
     rep.start()
     if not pending:
@@ -193,12 +194,13 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
 
 
 def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,
-             exclude=()):
+             exclude=(), retry_errors=False):
     stats = ScanStats()
     started = time.time()
     discover_and_diff(catalog, roots, stats, progress, cancel, exclude=exclude)
     stats.hashed = hashing.update_hashes(catalog, progress, cancel)
-    embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=workers)
+    embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=workers,
+                  retry_errors=retry_errors)
     untouched = not (stats.added or stats.changed or stats.removed or stats.embedded or stats.failed)
     if not (untouched and index.path.is_file() and index.meta_path.is_file()
             and catalog.edges(model_key) is not None):   # else the stored edges stand

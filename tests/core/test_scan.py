@@ -205,3 +205,16 @@ def test_switching_model_reembeds_and_switching_back_costs_nothing(album, bundle
         lib.scan([album], bundle)
         assert lib.scan([album], other).embedded == 12
         assert lib.scan([album], bundle).embedded == 0
+
+
+def test_problem_files_are_retried_only_when_changed_or_asked(tmp_path, bundle, make_photo):
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "bad.jpg").write_bytes(b"not yet a photo")
+    with Library(write=True) as lib:
+        assert lib.scan([root], bundle).failed == 1
+        assert lib.scan([root], bundle).failed == 0             # unchanged: not read again
+        assert lib.scan([root], bundle, retry_problems=True).failed == 1
+        make_photo(1).save(root / "bad.jpg", "JPEG")             # fixed by the user
+        stats = lib.scan([root], bundle)
+        assert (stats.changed, stats.embedded) == (1, 1) and lib.problems() == []

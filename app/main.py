@@ -1,0 +1,94 @@
+"""Entry point of the desktop app: `lookalike gui`, `lookalike-gui` or `python -m lookalike.app.main`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+APP_ID = "io.github.lookalike.Lookalike"
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="lookalike-gui", description="Find duplicate and similar photos.")
+    p.add_argument("--library", metavar="PATH", help="library folder (default: the settings', else the user data dir)")
+    p.add_argument("--model", metavar="DIR", help="model bundle folder (default: the settings', else the library's)")
+    p.add_argument("--theme", choices=["system", "dark", "light"], help="colour theme for this run")
+    p.add_argument("-v", "--verbose", action="store_true")
+    # for the docs' screenshots: save the window to PNG once the groups are shown, then quit
+    p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
+    p.add_argument("--screenshot-compare", metavar="PNG", help=argparse.SUPPRESS)
+    p.add_argument("--size", default="1320x820", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from .settings import Settings
+    from .theme import apply_theme
+    from .window import MainWindow
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(["lookalike"])
+    app.setApplicationName("Lookalike")
+    app.setOrganizationName("Lookalike")
+    app.setDesktopFileName(APP_ID)
+    settings = Settings.load()
+    apply_theme(app, args.theme or settings.theme)
+    win = MainWindow(settings, library_dir=args.library, model_dir=args.model)
+    if args.screenshot or args.screenshot_compare:
+        w, h = (int(v) for v in args.size.split("x"))
+        win.resize(w, h)
+        _schedule_screenshots(app, win, args.screenshot, args.screenshot_compare)
+    win.show()
+    code = app.exec()
+    return int(code)
+
+
+def _schedule_screenshots(app, win, groups_png, compare_png):
+    from PySide6.QtCore import QTimer
+
+    state = {"done": False}
+
+    def shoot(path):
+        win.repaint()
+        app.processEvents()
+        win.grab().save(path)
+        print(f"saved {path}", flush=True)
+
+    def after_compare(*_a):
+        if state["done"]:
+            return
+        state["done"] = True
+        QTimer.singleShot(400, lambda: (shoot(compare_png), win.close()))
+
+    def after_groups():
+        if groups_png:
+            win.groups_view.selectRow(0)
+            QTimer.singleShot(1500, lambda: (shoot(groups_png), next_step()))
+        else:
+            next_step()
+
+    def next_step():
+        if compare_png and win.members_model.rowCount() >= 2:
+            win.compare.result_ready.connect(after_compare)
+            win.compare_selected()
+        else:
+            win.close()
+
+    win.library_loaded.connect(lambda: QTimer.singleShot(100, after_groups))
+
+
+def run():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

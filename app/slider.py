@@ -1,0 +1,89 @@
+"""The threshold slider: match score 0-100 in steps of 0.5, with the model's marks."""
+from __future__ import annotations
+
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QToolButton,
+                               QWidget)
+
+STEPS = 2          # slider units per score point
+
+
+class MarkedSlider(QSlider):
+    """A horizontal slider that draws labelled marks ("duplicate", "similar") under the groove."""
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.marks: dict[str, tuple[float, QColor]] = {}
+        self.setMinimumHeight(34)
+
+    def set_marks(self, marks):
+        self.marks = dict(marks)
+        self.update()
+
+    def paintEvent(self, ev):
+        super().paintEvent(ev)
+        if not self.marks:
+            return
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        p = QPainter(self)
+        f = p.font()
+        f.setPointSizeF(max(6.5, f.pointSizeF() * 0.8))
+        p.setFont(f)
+        for name, (value, color) in self.marks.items():
+            pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(round(value * STEPS)), span)
+            x = groove.left() + handle.width() // 2 + pos
+            p.setPen(color)
+            p.drawLine(x, groove.bottom() + 1, x, groove.bottom() + 6)
+            p.drawText(QRect(x - 40, groove.bottom() + 5, 80, 14), Qt.AlignmentFlag.AlignHCenter, name)
+        p.end()
+
+
+class ThresholdSlider(QWidget):
+    """Emits `changed(score)` as it moves; `value()` is the score (0-100)."""
+    changed = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.slider = MarkedSlider(self)
+        self.slider.setRange(0, 100 * STEPS)
+        self.slider.setPageStep(2 * STEPS)
+        self.slider.setAccessibleName("Match threshold")
+        self.slider.setToolTip("Match score a photo needs to join a group (0-100). "
+                               "Moving it regroups at once, without rescanning.")
+        self.label = QLabel(self)
+        self.label.setMinimumWidth(110)
+        self.reset_button = QToolButton(self)
+        self.reset_button.setText("Default")
+        self.reset_button.setToolTip("Back to the model's duplicate threshold")
+        self._default = 90.0
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel("Threshold", self))
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        lay.addWidget(self.reset_button)
+        self.slider.valueChanged.connect(self._moved)
+        self.reset_button.clicked.connect(lambda: self.set_value(self._default))
+        self._moved(self.slider.value())
+
+    def set_marks(self, duplicate: float, similar: float):
+        self._default = duplicate
+        self.slider.set_marks({"duplicate": (duplicate, QColor(220, 90, 70)),
+                               "similar": (similar, QColor(70, 140, 220))})
+
+    def value(self) -> float:
+        return self.slider.value() / STEPS
+
+    def set_value(self, score: float):
+        self.slider.setValue(int(round(max(0.0, min(100.0, score)) * STEPS)))
+
+    def _moved(self, v):
+        self.label.setText(f"score ≥ {v / STEPS:.1f}")
+        self.changed.emit(v / STEPS)

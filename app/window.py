@@ -1,0 +1,925 @@
+"""The main window: folders, scan with progress, groups with the threshold slider, members,
+compare, similar, problems, safe actions.
+
+All engine work that can take long (scan, grouper rebuild, trash/move, compare, similar)
+runs in `JobRunner` jobs, each opening its own `Library`; the GUI thread keeps one read-only
+`Library` for the quick calls (regroup on a slider move, describing the rows on screen).
+Modal questions go through `confirm` and `ask_directory`, which tests replace.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                               QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QToolBar, QVBoxLayout,
+                               QWidget)
+
+from lookalike.core import actions
+from lookalike.core.bundle import BundleError
+from lookalike.core.library import Library, LibraryError
+
+from .compare import CompareView
+from .delegates import GroupStripDelegate, MemberThumbDelegate
+from .folders import FolderPanel
+from .models import FileFacts, GroupArrays, GroupsModel, MembersModel, human_size
+from .settings import Settings
+from .similar import SimilarView
+from .slider import ThresholdSlider
+from .thumbs import ThumbLoader
+from .workers import JobRunner
+
+log = logging.getLogger(__name__)
+
+STAGES = {"discover": "Finding photos", "hash": "Finding exact copies", "embed": "Reading photos",
+          "index": "Indexing", "neighbours": "Matching", "group": "Grouping"}
+RULE_LABELS = {"highest_resolution": "keep the highest resolution", "largest": "keep the largest file",
+               "oldest": "keep the oldest", "newest": "keep the newest",
+               "protected": "keep the one in a protected folder"}
+
+
+def _duration(s: float) -> str:
+    s = int(s)
+    if s >= 3600:
+        return f"{s // 3600} h {s // 60 % 60:02d} min"
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _load_state(lib, bundle):
+    """(grouper, facts) of a library, or None when it was never scanned with this model."""
+    try:
+        grouper = lib.grouper(bundle)
+    except LibraryError:
+        return None
+    return grouper, FileFacts.from_library(lib)
+
+
+class _KeyFilter(QObject):
+    def __init__(self, on_space, parent):
+        super().__init__(parent)
+        self.on_space = on_space
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Space and not ev.modifiers():
+            self.on_space()
+            return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    groups_changed = Signal()          # the groups list was rebuilt (regroup, filter, load)
+    library_loaded = Signal()          # grouper and facts are (re)loaded
+    scan_finished = Signal(object)     # ScanStats
+    scan_failed = Signal(str)
+    scan_cancelled = Signal()
+    action_finished = Signal(object)   # core.actions.Outcome
+    message = Signal(str)              # everything shown to the user in the status line
+
+    def __init__(self, settings: Settings | None = None, library_dir=None, model_dir=None, trash_func=None,
+                 retrain_command=None, has_torch=None, parent=None):
+        super().__init__(parent)
+        self.settings = settings or Settings.load()
+        self.library_override = library_dir
+        self.model_override = model_dir
+        self.trash_func = trash_func                # None: the system trash (send2trash)
+        self.retrain_command = retrain_command
+        self.has_torch = has_torch
+        self.confirm = self._confirm_dialog
+        self.ask_directory = self._ask_directory
+        self.lib: Library | None = None
+        self.bundle = None
+        self.grouper = None
+        self.facts: FileFacts | None = None
+        self.marks: set[str] = set()
+        self.last_message = ""
+        self._load_gen = itertools.count()
+        self._current_load = -1
+        self._scan_job = None
+
+        self.setWindowTitle("Lookalike")
+        self.setAcceptDrops(True)
+        self.jobs = JobRunner(self, threads=2)
+        self.thumbs = ThumbLoader(self.settings.thumb_dir(), self, threads=2)
+        self._build()
+        self._thumb_timer = QTimer(self, singleShot=True, interval=40)
+        self._thumb_timer.timeout.connect(self._repaint_thumbs)
+        self.thumbs.ready.connect(lambda _p: self._thumb_timer.isActive() or self._thumb_timer.start())
+        self._regroup_timer = QTimer(self, singleShot=True, interval=0)
+        self._regroup_timer.timeout.connect(self.regroup)
+        if self.settings.geometry:
+            try:
+                self.restoreGeometry(bytes.fromhex(self.settings.geometry))
+            except ValueError:
+                pass
+        else:
+            self.resize(1280, 820)
+        self.open_library()
+
+    # ------------------------------------------------------------------ construction
+    def _build(self):
+        tb = QToolBar("Main", self)
+        tb.setObjectName("main-toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(tb)
+
+        def action(text, slot, shortcut=None, tip=None):
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            if tip:
+                a.setToolTip(tip)
+                a.setStatusTip(tip)
+            self.addAction(a)
+            return a
+
+        self.add_action = action("Add folder…", self.add_folder_dialog, tip="Add a photo folder")
+        self.scan_action = action("Scan", self.start_scan, "F5", "Find new and changed photos (resumes a stopped scan)")
+        self.cancel_action = action("Stop", self.cancel_scan, tip="Stop the scan; what was read is kept")
+        self.cancel_action.setEnabled(False)
+        self.compare_action = action("Compare", self.compare_selected, "Return",
+                                     "Compare two members of the group side by side")
+        self.similar_action = action("Similar…", self.find_similar, QKeySequence.StandardKey.Find,
+                                     "Photos most like the selected one (Ctrl+F)")
+        self.trash_action = action("Trash marked…", self.trash_marked, QKeySequence.StandardKey.Delete,
+                                   "Send the marked photos to the trash (Delete)")
+        self.move_action = action("Move marked…", self.move_marked, tip="Move the marked photos to a folder")
+        self.undo_action = action("Undo move", self.undo_move, tip="Move the last moved photos back")
+        self.notdup_action = action("Not a duplicate", self.not_duplicate,
+                                    tip="These photos are not copies: never group them again")
+        self.export_action = action("Export…", self.export_groups, tip="Save the groups as CSV or JSON")
+        self.retrain_action = action("Retrain…", self.open_retrain, tip="Train the model on your labelled folders")
+        self.settings_action = action("Settings…", self.open_settings)
+        self.rule_box = QComboBox(self)
+        for key, label in RULE_LABELS.items():
+            self.rule_box.addItem(label, key)
+        idx = self.rule_box.findData(self.settings.rule)
+        self.rule_box.setCurrentIndex(max(idx, 0))
+        self.rule_box.setToolTip("Rule for marking copies in every group")
+        self.mark_rule_button = QPushButton("Mark by rule", self)
+        self.mark_rule_button.clicked.connect(lambda: self.mark_by_rule(self.rule_box.currentData()))
+        self.clear_marks_button = QPushButton("Clear marks", self)
+        self.clear_marks_button.clicked.connect(self.clear_marks)
+
+        for a in (self.add_action, self.scan_action, self.cancel_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        for a in (self.compare_action, self.similar_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(self.rule_box)
+        tb.addWidget(self.mark_rule_button)
+        tb.addWidget(self.clear_marks_button)
+        for a in (self.trash_action, self.move_action, self.undo_action, self.notdup_action):
+            tb.addAction(a)
+        tb.addSeparator()
+        for a in (self.export_action, self.retrain_action, self.settings_action):
+            tb.addAction(a)
+
+        self.banner = QLabel(self)
+        self.banner.setWordWrap(True)
+        self.banner.setVisible(False)
+        self.banner.setStyleSheet("QLabel { background: #7a2b22; color: white; padding: 6px; border-radius: 3px; }")
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        # folders
+        self.folders = FolderPanel(self)
+        self.folders.add_requested.connect(self.add_folder_dialog)
+        self.folders.remove_requested.connect(self.remove_folder)
+        self.folders.protect_changed.connect(self.set_protected)
+        self.folders.protect_requested.connect(self._protect_dialog)
+        self.folders.folders_dropped.connect(self.add_folders)
+
+        # groups
+        self.slider = ThresholdSlider(self)
+        self.slider.changed.connect(self._threshold_moved)
+        self.exact_box = QCheckBox("Exact copies only", self)
+        self.exact_box.toggled.connect(lambda _on: self.regroup())
+        self.summary = QLabel("", self)
+        self.groups_model = GroupsModel(parent=self)
+        self.groups_model.marked = self.marks
+        self.groups_view = QTableView(self)
+        self.groups_view.setModel(self.groups_model)
+        self.groups_view.setItemDelegateForColumn(0, GroupStripDelegate(self.thumbs, self.marks, 64, self))
+        self.groups_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.groups_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.groups_view.verticalHeader().setDefaultSectionSize(72)
+        self.groups_view.verticalHeader().hide()
+        self.groups_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.groups_view.setSortingEnabled(True)
+        self.groups_view.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
+        self.groups_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.groups_view.setAlternatingRowColors(True)
+        self.groups_view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._show_group(cur.row()))
+        self.groups_view.doubleClicked.connect(lambda _i: self.compare_selected())
+
+        self.members_model = MembersModel(self.marks, self)
+        self.members_model.marks_changed.connect(self._marks_changed)
+        self.members_view = QTableView(self)
+        self.members_view.setModel(self.members_model)
+        self.members_view.setItemDelegateForColumn(1, MemberThumbDelegate(self.thumbs, self.marks, 96, self))
+        self.members_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.members_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.members_view.verticalHeader().setDefaultSectionSize(104)
+        self.members_view.verticalHeader().hide()
+        self.members_view.setColumnWidth(0, 28)
+        self.members_view.setColumnWidth(1, 110)
+        self.members_view.horizontalHeader().setStretchLastSection(True)
+        self.members_view.setWordWrap(False)
+        self.members_view.doubleClicked.connect(lambda idx: self.open_in_viewer(self.members_model.items[idx.row()].path))
+        key_filter = _KeyFilter(self.toggle_current_mark, self)
+        self.members_view.installEventFilter(key_filter)
+        self.groups_view.installEventFilter(key_filter)
+
+        member_buttons = QHBoxLayout()
+        self.group_title = QLabel("", self)
+        member_buttons.addWidget(self.group_title, 1)
+        for text, slot in (("Open", lambda: self._with_member(self.open_in_viewer)),
+                           ("Show in folder", lambda: self._with_member(self.reveal)),
+                           ("Compare", self.compare_selected), ("Not a duplicate", self.not_duplicate)):
+            b = QPushButton(text, self)
+            b.clicked.connect(slot)
+            member_buttons.addWidget(b)
+        members_box = QWidget(self)
+        mlay = QVBoxLayout(members_box)
+        mlay.setContentsMargins(0, 0, 0, 0)
+        mlay.addLayout(member_buttons)
+        mlay.addWidget(self.members_view, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.groups_view)
+        split.addWidget(members_box)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        top = QHBoxLayout()
+        top.addWidget(self.slider, 1)
+        top.addWidget(self.exact_box)
+        groups_page = QWidget(self)
+        glay = QVBoxLayout(groups_page)
+        glay.addLayout(top)
+        glay.addWidget(self.summary)
+        glay.addWidget(split, 1)
+
+        self.compare = CompareView(self.jobs, lambda: self.bundle, lambda: self.slider.value(), self)
+        self.similar = SimilarView(self.jobs, self.thumbs, lambda: str(self.library_dir), lambda: self.bundle, self)
+        self.similar.compare_requested.connect(self.show_compare)
+        self.problems_table = QTableWidget(0, 2, self)
+        self.problems_table.setHorizontalHeaderLabels(["File", "Why it could not be read"])
+        self.problems_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.problems_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.problems_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(groups_page, "Groups")
+        self.tabs.addTab(self.compare, "Compare")
+        self.tabs.addTab(self.similar, "Similar")
+        self.tabs.addTab(self.problems_table, "Problems")
+
+        outer = QSplitter(Qt.Orientation.Horizontal, self)
+        outer.addWidget(self.folders)
+        outer.addWidget(self.tabs)
+        outer.setStretchFactor(1, 1)
+        outer.setSizes([230, 1050])
+        central = QWidget(self)
+        clay = QVBoxLayout(central)
+        clay.setContentsMargins(4, 4, 4, 4)
+        clay.addWidget(self.banner)
+        clay.addWidget(outer, 1)
+        self.setCentralWidget(central)
+
+        # scan progress in the status bar
+        self.stage_label = QLabel("", self)
+        self.progress = QProgressBar(self)
+        self.progress.setMaximumWidth(280)
+        self.progress.setVisible(False)
+        self.stop_button = QPushButton("Stop", self)
+        self.stop_button.clicked.connect(self.cancel_scan)
+        self.stop_button.setVisible(False)
+        self.statusBar().addPermanentWidget(self.stage_label)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.stop_button)
+
+    # ------------------------------------------------------------------ messages
+    def show_message(self, text: str, error: bool = False):
+        self.last_message = text
+        self.statusBar().showMessage(text, 0 if error else 15000)
+        self.banner.setVisible(error)
+        if error:
+            self.banner.setText(text)
+        self.message.emit(text)
+
+    def _confirm_dialog(self, title: str, text: str, detail: str = "") -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                          QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)
+        if detail:
+            box.setDetailedText(detail)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Ok
+
+    def _ask_directory(self, title: str, start: str = "") -> str | None:
+        return QFileDialog.getExistingDirectory(self, title, start) or None
+
+    # ------------------------------------------------------------------ library
+    @property
+    def library_dir(self) -> Path:
+        if self.lib is not None:
+            return self.lib.dir
+        from lookalike.core.library import default_library_dir
+        d = self.library_override or self.settings.library_dir
+        return Path(d).expanduser() if d else default_library_dir()
+
+    def open_library(self):
+        """(Re)open the library and model named by the settings, then load the groups."""
+        if self.lib is not None:
+            self.lib.close()
+            self.lib = None
+        d = self.library_override or self.settings.library_dir
+        try:
+            self.lib = Library(d)
+        except LibraryError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        self.banner.setVisible(False)
+        self.load_bundle()
+        self.refresh_folders()
+        self.reload()
+
+    def load_bundle(self):
+        try:
+            b = self.lib.bundle(self.model_override or self.settings.model_dir)
+        except BundleError as exc:
+            self.bundle = None
+            self.show_message(f"{exc}. Choose another model in Settings.", error=True)
+            return
+        if self.settings.face_mode and b.preprocess != "face":
+            b = dataclasses.replace(b, preprocess="face")
+        self.bundle = b
+        t = b.thresholds
+        self.slider.set_marks(t["duplicate"], t.get("similar", t["duplicate"]))
+        start = self.settings.threshold if self.settings.threshold is not None else t["duplicate"]
+        self.slider.blockSignals(True)
+        self.slider.set_value(start)
+        self.slider.blockSignals(False)
+        self.slider.label.setText(f"score ≥ {self.slider.value():.1f}")
+        self.setWindowTitle(f"Lookalike — {b.name}{' (faces)' if b.preprocess == 'face' else ''}")
+
+    def refresh_folders(self):
+        if self.lib is not None:
+            self.folders.set_folders(self.lib.catalog.roots(), self.lib.catalog.protected())
+
+    def reload(self):
+        """Rebuild the grouper and the file facts in the background."""
+        if self.lib is None or self.bundle is None:
+            return
+        gen = next(self._load_gen)
+        self._current_load = gen
+        lib_dir, bundle = str(self.lib.dir), self.bundle
+
+        def work(_p, _c):
+            with Library(lib_dir) as lib:
+                return _load_state(lib, bundle)
+
+        self.jobs.start(work, name="load", done=lambda res: self._loaded(gen, res),
+                        failed=lambda msg: self.show_message(msg, error=True))
+
+    def _loaded(self, gen, res):
+        if gen != self._current_load:
+            return
+        self.grouper, self.facts = res if res is not None else (None, None)
+        self.groups_model.set_describe(self.lib.describe_groups if self.lib else None)
+        self.thumbs.forget()
+        self.regroup()
+        self.refresh_problems()
+        if res is None:
+            roots = self.lib.catalog.roots() if self.lib else []
+            self.summary.setText("Not scanned with this model yet: press Scan." if roots else
+                                 "Add a photo folder (button or drag it here), then press Scan.")
+        self.library_loaded.emit()
+
+    # ------------------------------------------------------------------ folders
+    def add_folder_dialog(self):
+        d = self.ask_directory("Add a photo folder")
+        if d:
+            self.add_folders([d])
+
+    def add_folders(self, dirs):
+        dirs = [os.path.abspath(d) for d in dirs if os.path.isdir(d)]
+        if not dirs or self.lib is None:
+            return
+        self.lib.catalog.add_roots(dirs)
+        self.refresh_folders()
+        self.show_message(f"Added {', '.join(os.path.basename(d) or d for d in dirs)}. Press Scan to read the photos.")
+
+    def remove_folder(self, path):
+        if self.lib is None:
+            return
+        if path not in self.lib.catalog.roots():
+            self.set_protected(path, False)
+            return
+        lib_dir = str(self.lib.dir)
+
+        def work(_p, _c):
+            # TODO(engine): Library.remove_root(path) that also forgets the folder's files
+            with Library(lib_dir, write=True) as w:
+                with w.catalog.transaction():
+                    w.catalog.remove_root(path)
+                    gone = [i for p, (i, _, _) in w.catalog.file_states().items() if _under(p, path)]
+                    w.catalog.delete_files(gone)
+            return len(gone)
+
+        def done(n):
+            self.refresh_folders()
+            self.show_message(f"Removed {path} from the library ({n} photos forgotten; the files are untouched).")
+            self.reload()
+
+        self.jobs.start(work, name="remove-folder", done=done, failed=lambda m: self.show_message(m, error=True))
+
+    def set_protected(self, path, on):
+        if self.lib is None:
+            return
+        self.lib.catalog.set_protected(path, on)
+        self.refresh_folders()
+        self.show_message(f"{path} is {'protected: nothing in it will be trashed or moved' if on else 'no longer protected'}.")
+
+    def _protect_dialog(self):
+        d = self.ask_directory("Protect a folder")
+        if d:
+            self.set_protected(os.path.abspath(d), True)
+
+    # ------------------------------------------------------------------ scanning
+    def is_scanning(self) -> bool:
+        return self._scan_job is not None
+
+    def start_scan(self):
+        if self._scan_job is not None or self.lib is None:
+            return
+        if self.bundle is None:
+            self.show_message("No usable model: choose one in Settings.", error=True)
+            return
+        if not self.lib.catalog.roots():
+            self.show_message("Add a photo folder first (button or drag it here).", error=True)
+            return
+        lib_dir, bundle = str(self.lib.dir), self.bundle
+
+        def work(progress, cancel):
+            with Library(lib_dir, write=True) as w:
+                stats = w.scan(None, bundle, progress=progress, cancel=cancel)
+                return stats, _load_state(w, bundle)
+
+        self._scan_counts = {}
+        self._scan_job = self.jobs.start(work, name="scan", progress=self._scan_progress, done=self._scan_done,
+                                         failed=self._scan_failed, cancelled=self._scan_cancelled)
+        self._scan_job.signals.finished.connect(self._scan_ended)
+        self.scan_action.setEnabled(False)
+        self.cancel_action.setEnabled(True)
+        self.stop_button.setVisible(True)
+        self.stop_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.stage_label.setText("Starting scan…")
+        self.banner.setVisible(False)
+
+    def cancel_scan(self):
+        if self._scan_job is not None:
+            self._scan_job.cancel()
+            self.stop_button.setEnabled(False)
+            self.cancel_action.setEnabled(False)
+            self.stage_label.setText("Stopping…")
+
+    def _scan_progress(self, ev):
+        label = STAGES.get(ev.stage, ev.stage)
+        self._scan_counts[ev.stage] = ev.done
+        if ev.total:
+            self.progress.setRange(0, ev.total)
+            self.progress.setValue(min(ev.done, ev.total))
+            text = f"{label}: {ev.done:,} of {ev.total:,}"
+            if ev.rate > 0:
+                text += f" · {ev.rate:,.1f}/s · about {_duration((ev.total - ev.done) / ev.rate)} left"
+        else:
+            self.progress.setRange(0, 0)
+            text = f"{label}: {ev.done:,}"
+        found = self._scan_counts.get("discover")
+        if found and ev.stage != "discover":
+            text = f"{found:,} files found · " + text
+        self.stage_label.setText(text)
+
+    def _scan_done(self, res):
+        stats, state = res
+        if state is not None:
+            self.grouper, self.facts = state
+            self.groups_model.set_describe(self.lib.describe_groups)
+            self.thumbs.forget()
+            self.regroup()
+        self.refresh_problems()
+        self.refresh_folders()
+        n_prob = self.problems_table.rowCount()
+        self.show_message(f"Scan done: {stats.found:,} photos ({stats.added:,} new, {stats.changed:,} changed, "
+                          f"{stats.removed:,} removed, {stats.embedded:,} read), {len(self.groups_model.arrays):,} "
+                          f"groups" + (f", {n_prob} problems (see the Problems tab)" if n_prob else "") + ".")
+        self.scan_finished.emit(stats)
+
+    def _scan_failed(self, msg):
+        self.show_message(f"Scan failed: {msg}", error=True)
+        self.scan_failed.emit(msg)
+
+    def _scan_cancelled(self):
+        self.show_message("Scan stopped. Everything read so far is kept: press Scan to resume.")
+        self.reload()
+        self.scan_cancelled.emit()
+
+    def _scan_ended(self):
+        self._scan_job = None
+        self.scan_action.setEnabled(True)
+        self.cancel_action.setEnabled(False)
+        self.stop_button.setVisible(False)
+        self.progress.setVisible(False)
+        self.stage_label.setText("")
+
+    # ------------------------------------------------------------------ grouping
+    @property
+    def threshold(self) -> float:
+        return self.slider.value()
+
+    def _threshold_moved(self, _t):
+        self._regroup_timer.start()
+        self.compare.update_verdict()
+
+    def regroup(self):
+        """Regroup the stored edges at the slider's threshold (no rescan, milliseconds)."""
+        t = self.slider.value()
+        if self.grouper is None:
+            arrays = GroupArrays(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64),
+                                 np.zeros(0, np.float32))
+        else:
+            arrays = GroupArrays.of(self.grouper.groups(t))
+            if self.exact_box.isChecked() and self.facts is not None:
+                arrays = arrays.exact_only(self.facts)
+        keep = self.members_model.items[0].path if self.members_model.items else None
+        self.groups_model.set_groups(arrays, self.facts)
+        n = len(arrays)
+        if self.grouper is not None:
+            self.summary.setText(f"{n:,} groups · {int(arrays.offsets[-1]):,} photos · "
+                                 f"{human_size(int(self.groups_model.reclaim.sum()))} reclaimable at score ≥ {t:g}"
+                                 + (" · exact copies only" if self.exact_box.isChecked() else ""))
+        row = 0
+        if keep is not None:
+            r = self.groups_model.row_of_path(keep)
+            row = r if r is not None else 0
+        if n:
+            self.groups_view.selectRow(row)
+            self._show_group(row)
+        else:
+            self._show_group(-1)
+        self.groups_changed.emit()
+
+    def _show_group(self, row):
+        if row < 0 or row >= self.groups_model.rowCount():
+            self.members_model.set_members([])
+            self.group_title.setText("")
+            return
+        ms = self.groups_model.members(row)
+        self.members_model.set_members(ms)
+        self.group_title.setText(f"Group {row + 1}: {len(ms)} photos")
+
+    def current_group_row(self) -> int:
+        idx = self.groups_view.currentIndex()
+        return idx.row() if idx.isValid() else -1
+
+    def selected_members(self):
+        rows = sorted({i.row() for i in self.members_view.selectionModel().selectedRows()})
+        return [self.members_model.items[r] for r in rows]
+
+    def _with_member(self, fn):
+        sel = self.selected_members() or self.members_model.items[:1]
+        for m in sel[:1]:
+            fn(m.path)
+
+    # ------------------------------------------------------------------ marking
+    def toggle_current_mark(self):
+        if not self.members_model.items:
+            return
+        idx = self.members_view.currentIndex()
+        row = idx.row() if idx.isValid() else min(1, len(self.members_model.items) - 1)
+        self.members_model.toggle(row)
+
+    def _marks_changed(self):
+        self.groups_view.viewport().update()
+        self.show_message(f"{len(self.marks):,} photos marked.")
+
+    def mark_by_rule(self, rule: str):
+        """Mark, in every group shown, all copies but the one the rule keeps."""
+        if self.lib is None or not len(self.groups_model.arrays):
+            return
+        self.settings.rule = rule
+        protected = self.lib.catalog.protected()
+        arrays = self.groups_model.arrays
+        marked = set()
+        step = 500
+        for lo in range(0, len(arrays), step):
+            groups = [arrays.group(i) for i in range(lo, min(lo + step, len(arrays)))]
+            for members in self.lib.describe_groups(groups):
+                marked |= actions.mark_by_rule(members, rule, protected)
+        self.marks.clear()
+        self.marks.update(marked)
+        self.members_model.refresh()
+        self.groups_model.refresh_marks()
+        self.groups_view.viewport().update()
+        self.show_message(f"Marked {len(marked):,} photos ({RULE_LABELS.get(rule, rule)}).")
+
+    def clear_marks(self):
+        self.marks.clear()
+        self.members_model.refresh()
+        self.groups_model.refresh_marks()
+        self.show_message("No photos marked.")
+
+    def _groups_of_marks(self):
+        """(described groups holding marked photos, marked paths outside every group shown)."""
+        arrays = self.groups_model.arrays
+        ids = {}
+        for p in self.marks:
+            row = self.lib.catalog.file_by_path(p)
+            if row is not None:
+                ids[row.id] = p
+        if not len(arrays) or not ids:
+            return [], set(self.marks)
+        hit = np.isin(arrays.ids, np.fromiter(ids, np.int64, len(ids)))
+        group_of = np.repeat(np.arange(len(arrays)), arrays.sizes())
+        gidx = np.unique(group_of[hit])
+        described = self.lib.describe_groups([arrays.group(int(i)) for i in gidx])
+        inside = {m.path for g in described for m in g}
+        return described, {p for p in self.marks if p not in inside}
+
+    def _plan(self):
+        if self.lib is None:
+            return None
+        if not self.marks:
+            self.show_message("Nothing is marked: mark copies with Space or a rule first.")
+            return None
+        groups_members, outside = self._groups_of_marks()
+        marked = self.marks - outside
+        plan = actions.plan_removal(self.lib, marked, groups_members)
+        for p in sorted(outside):
+            plan.refused.append((p, "not in any group at this threshold"))
+        return plan
+
+    def _refusals(self, plan) -> str:
+        if not plan.refused:
+            return ""
+        lines = [f"{os.path.basename(p)}: {why}" for p, why in plan.refused]
+        return f"{len(plan.refused)} marked photos stay:\n" + "\n".join(lines)
+
+    def trash_marked(self):
+        plan = self._plan()
+        if plan is None:
+            return
+        if not plan.ok:
+            self.show_message("None of the marked photos can be removed. " + self._refusals(plan).replace("\n", "; "))
+            return
+        where = "to the test trash" if self.trash_func is not None else "to the trash"
+        text = f"Move {len(plan.ok):,} photos ({human_size(plan.bytes)}) {where}?"
+        if plan.refused:
+            text += f"\n{len(plan.refused)} marked photos are kept (details below)."
+        if not self.confirm("Move to trash", text, self._refusals(plan)):
+            return
+        trash_func = self.trash_func
+        self._run_action(lambda w: actions.trash(w, plan, trash_func=trash_func), "moved to the trash", plan)
+
+    def move_marked(self):
+        plan = self._plan()
+        if plan is None:
+            return
+        if not plan.ok:
+            self.show_message("None of the marked photos can be moved. " + self._refusals(plan).replace("\n", "; "))
+            return
+        dest = self.ask_directory("Move the marked photos to…", self.settings.recent_move_dir)
+        if not dest:
+            return
+        text = f"Move {len(plan.ok):,} photos ({human_size(plan.bytes)}) to {dest}?"
+        if not self.confirm("Move photos", text, self._refusals(plan)):
+            return
+        self.settings.recent_move_dir = dest
+        self._run_action(lambda w: actions.move(w, plan, dest), f"moved to {dest}", plan)
+
+    def _run_action(self, fn, verb, plan):
+        lib_dir, bundle = str(self.lib.dir), self.bundle
+
+        def work(_p, _c):
+            with Library(lib_dir, write=True) as w:
+                out = fn(w)
+                return out, _load_state(w, bundle)
+
+        def done(res):
+            out, state = res
+            for src, _dst in out.done:
+                self.marks.discard(src)
+            if state is not None:
+                self.grouper, self.facts = state
+            self.regroup()
+            msg = f"{len(out.done):,} photos {verb}."
+            if out.failed:
+                msg += f" {len(out.failed)} failed: " + "; ".join(f"{os.path.basename(p)}: {r}" for p, r in out.failed[:5])
+            self.show_message(msg, error=bool(out.failed))
+            self.action_finished.emit(out)
+
+        self.jobs.start(work, name="action", done=done, failed=lambda m: self.show_message(m, error=True))
+
+    def undo_move(self):
+        if self.lib is None:
+            return
+        lib_dir = str(self.lib.dir)
+
+        def work(_p, _c):
+            with Library(lib_dir, write=True) as w:
+                return actions.undo_last(w)
+
+        def done(out):
+            self.show_message(f"{len(out.done)} photos moved back; scanning to show them again.")
+            self.action_finished.emit(out)
+            self.start_scan()
+
+        self.jobs.start(work, name="undo", done=done, failed=lambda m: self.show_message(m, error=True))
+
+    def not_duplicate(self):
+        """The selected members (or the whole group) are not copies of each other: stored, never grouped again."""
+        if self.lib is None:
+            return
+        sel = self.selected_members()
+        members = sel if len(sel) >= 2 else self.members_model.items
+        if len(members) < 2:
+            self.show_message("Select a group (or two photos in it) first.")
+            return
+        pairs = list(itertools.combinations([m.path for m in members], 2))
+        with self.lib.catalog.transaction():
+            for a, b in pairs:
+                self.lib.catalog.add_not_duplicate(a, b)
+        for m in members:
+            self.marks.discard(m.path)
+        self.show_message(f"{len(members)} photos will not be grouped together again.")
+        self.reload()
+
+    def export_groups(self):
+        if self.lib is None or not len(self.groups_model.arrays):
+            self.show_message("No groups to export.")
+            return
+        path, flt = QFileDialog.getSaveFileName(self, "Export groups", "groups.csv", "CSV (*.csv);;JSON (*.json)")
+        if not path:
+            return
+        arrays = self.groups_model.arrays
+        described = self.lib.describe_groups([arrays.group(i) for i in range(len(arrays))])
+        actions.export_groups(described, path, fmt="json" if path.endswith(".json") else "csv")
+        self.show_message(f"{len(described):,} groups written to {path}.")
+
+    # ------------------------------------------------------------------ compare, similar, viewer
+    def compare_selected(self):
+        sel = self.selected_members()
+        items = self.members_model.items
+        if len(sel) >= 2:
+            a, b = sel[0].path, sel[1].path
+        elif len(sel) == 1 and len(items) >= 2:
+            a = items[0].path if sel[0].path != items[0].path else items[1].path
+            b = sel[0].path
+            if a == items[1].path and b == items[0].path:
+                a, b = b, a
+        elif len(items) >= 2:
+            a, b = items[0].path, items[1].path
+        else:
+            self.tabs.setCurrentWidget(self.compare)
+            return
+        self.show_compare(a, b)
+
+    def show_compare(self, a, b):
+        self.tabs.setCurrentWidget(self.compare)
+        self.compare.set_files(a, b)
+
+    def find_similar(self):
+        self.tabs.setCurrentWidget(self.similar)
+        sel = self.selected_members()
+        if sel and self.tabs.currentWidget() is self.similar and self.similar.query != sel[0].path:
+            self.similar.search(sel[0].path)
+        elif not sel:
+            self.similar.choose()
+
+    def open_in_viewer(self, path):
+        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    def reveal(self, path):
+        from PySide6.QtCore import QProcess
+        if sys.platform == "darwin":
+            ok = QProcess.startDetached("open", ["-R", path])
+        elif sys.platform.startswith("win"):
+            ok = QProcess.startDetached("explorer", ["/select,", os.path.normpath(path)])
+        else:
+            ok = QProcess.startDetached("dbus-send", [
+                "--session", "--type=method_call", "--dest=org.freedesktop.FileManager1",
+                "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1.ShowItems",
+                f"array:string:{QUrl.fromLocalFile(path).toString()}", "string:"])
+        if not ok:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+
+    def refresh_problems(self):
+        rows = self.lib.problems() if self.lib is not None else []
+        self.problems_table.setRowCount(len(rows))
+        for r, (p, why) in enumerate(rows):
+            item = QTableWidgetItem(p)
+            item.setToolTip(p)
+            self.problems_table.setItem(r, 0, item)
+            self.problems_table.setItem(r, 1, QTableWidgetItem(why))
+        self.tabs.setTabText(self.tabs.indexOf(self.problems_table), f"Problems ({len(rows)})" if rows else "Problems")
+
+    def _repaint_thumbs(self):
+        self.groups_view.viewport().update()
+        self.members_view.viewport().update()
+
+    # ------------------------------------------------------------------ dialogs
+    def open_settings(self):
+        from .settings_dialog import SettingsDialog
+        from .theme import apply_theme
+        from PySide6.QtWidgets import QApplication
+        before = (self.settings.library_dir, self.settings.model_dir, self.settings.face_mode)
+        dlg = SettingsDialog(self.settings, self)
+        if dlg.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        dlg.apply()
+        apply_theme(QApplication.instance(), self.settings.theme)
+        self.thumbs.cache_dir = self.settings.thumb_dir()
+        if (self.settings.library_dir, self.settings.model_dir, self.settings.face_mode) != before:
+            self.apply_settings_change(before[0] != self.settings.library_dir)
+
+    def apply_settings_change(self, library_changed: bool):
+        """Reopen the library or reload the model after the settings changed; a new model or face
+        mode re-reads in the background only what has no vector for it yet."""
+        if library_changed:
+            self.open_library()
+        else:
+            self.load_bundle()
+            self.reload()
+        if self.lib is not None and self.lib.catalog.roots() and self.bundle is not None:
+            self.start_scan()
+
+    def open_retrain(self):
+        from .retrain import RetrainDialog, torch_available, trainer_command
+        current = str(self.bundle.path) if self.bundle is not None else None
+        dlg = RetrainDialog(current, self, command=self.retrain_command or trainer_command,
+                            has_torch=self.has_torch or torch_available)
+        dlg.model_ready.connect(self.use_model)
+        self.retrain_dialog = dlg
+        dlg.show()
+        return dlg
+
+    def use_model(self, path):
+        self.settings.model_dir = str(path)
+        self.settings.save()
+        self.show_message(f"Switched to the model in {path}; re-reading the photos in the background.")
+        self.apply_settings_change(False)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, ev):
+        if any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev):
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        dirs = [p for p in paths if os.path.isdir(p)]
+        files = [p for p in paths if os.path.isfile(p)]
+        if dirs:
+            self.add_folders(dirs)
+        elif len(files) >= 2:
+            self.show_compare(files[0], files[1])
+        elif files:
+            self.tabs.setCurrentWidget(self.similar)
+            self.similar.search(files[0])
+        ev.acceptProposedAction()
+
+    # ------------------------------------------------------------------ shutdown
+    def shutdown(self):
+        """Stop background work (asking, never killing) and save the settings."""
+        self.settings.geometry = bytes(self.saveGeometry()).hex()
+        if self.bundle is not None:
+            t = self.slider.value()
+            self.settings.threshold = None if abs(t - self.bundle.thresholds["duplicate"]) < 1e-6 else t
+        self.settings.save()
+        dlg = getattr(self, "retrain_dialog", None)
+        if dlg is not None:
+            dlg.stop()
+        self.jobs.shutdown()
+        self.thumbs.shutdown()
+        if self.lib is not None:
+            self.lib.close()
+            self.lib = None
+
+    def closeEvent(self, ev):
+        self.shutdown()
+        super().closeEvent(ev)
