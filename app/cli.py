@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "the user data dir)")
     p.add_argument("--model", metavar="DIR", help="model bundle folder (default: the library's model, "
                                                   "else the built-in one)")
+    p.add_argument("--faces", action="store_true",
+                   help="match the largest face of each photo instead of the whole photo")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -128,14 +130,17 @@ def _open(args, write=False):
 
 
 def _bundle(args, lib=None):
+    import dataclasses
     from lookalike.core.bundle import BundleError, load_bundle
     from lookalike.core.library import default_model_dir
     try:
         if args.model:
-            return load_bundle(args.model)
-        return lib.bundle() if lib is not None else load_bundle(default_model_dir())
+            bundle = load_bundle(args.model)
+        else:
+            bundle = lib.bundle() if lib is not None else load_bundle(default_model_dir())
     except BundleError as exc:
         raise Failure(str(exc)) from None
+    return dataclasses.replace(bundle, preprocess="face") if args.faces else bundle
 
 
 def cmd_scan(args):

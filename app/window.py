@@ -559,6 +559,8 @@ class MainWindow(QMainWindow):
 
     def regroup(self):
         """Regroup the stored edges at the slider's threshold (no rescan, milliseconds)."""
+        if self.lib is None:
+            return
         t = self.slider.value()
         if self.grouper is None:
             arrays = GroupArrays(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64),
@@ -906,11 +908,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ shutdown
     def shutdown(self):
         """Stop background work (asking, never killing) and save the settings."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
         self.settings.geometry = bytes(self.saveGeometry()).hex()
         if self.bundle is not None:
             t = self.slider.value()
             self.settings.threshold = None if abs(t - self.bundle.thresholds["duplicate"]) < 1e-6 else t
         self.settings.save()
+        self._regroup_timer.stop()
+        self._thumb_timer.stop()
+        self.groups_model.set_describe(None)
         dlg = getattr(self, "retrain_dialog", None)
         if dlg is not None:
             dlg.stop()

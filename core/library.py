@@ -119,9 +119,10 @@ class Library:
         return load_bundle(model_dir)
 
     def embedder(self, bundle: Bundle) -> Embedder:
-        e = self._embedders.get(bundle.model_id)
+        key = self.model_key(bundle)
+        e = self._embedders.get(key)
         if e is None:
-            e = self._embedders[bundle.model_id] = Embedder(bundle)
+            e = self._embedders[key] = Embedder(bundle)
         return e
 
     @staticmethod

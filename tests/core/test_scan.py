@@ -218,3 +218,33 @@ def test_problem_files_are_retried_only_when_changed_or_asked(tmp_path, bundle, 
         make_photo(1).save(root / "bad.jpg", "JPEG")             # fixed by the user
         stats = lib.scan([root], bundle)
         assert (stats.changed, stats.embedded) == (1, 1) and lib.problems() == []
+
+
+def test_face_mode_crops_to_the_face_and_is_a_separate_embedding(tmp_path, bundle, monkeypatch, make_photo):
+    import dataclasses
+    from lookalike.core import faces
+    root = tmp_path / "people"
+    root.mkdir()
+    make_photo(1).save(root / "a.jpg")
+    seen = []
+
+    def fake_face(image):
+        seen.append(image.size)
+        return (10, 10, 60, 60)
+    monkeypatch.setattr(faces, "find_largest_face", fake_face)
+    face_bundle = dataclasses.replace(bundle, preprocess="face")
+    with Library(write=True) as lib:
+        assert lib.scan([root], bundle).embedded == 1 and seen == []
+        assert lib.scan([root], face_bundle).embedded == 1 and len(seen) == 1
+        assert lib.scan([root], bundle).embedded == 0             # switching back costs nothing
+        whole = lib.catalog.vectors(lib.model_key(bundle), bundle.embedding_dim)[2]
+        face = lib.catalog.vectors(lib.model_key(face_bundle), bundle.embedding_dim)[2]
+    assert not np.allclose(whole, face)
+    crop = faces.crop_largest_face(make_photo(1))
+    assert crop.size == (75, 75)                    # the 50 px face with a 30% margin, clipped at the edge
+
+
+def test_haar_cascade_finds_no_face_in_a_landscape(make_photo):
+    from lookalike.core import faces
+    img = make_photo(3)
+    assert faces.crop_largest_face(img) is img
