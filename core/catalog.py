@@ -277,16 +277,39 @@ class Catalog:
         self.db.executemany("INSERT OR REPLACE INTO vectors (file_id, model_key, vec) VALUES (?, ?, ?)",
                             [(i, model_key, np.asarray(v, dtype=np.float32).tobytes()) for i, v in items])
 
-    def vectors(self, model_key, dim) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(labels, file ids, vectors [n, dim]) for this model key, ordered by label."""
-        rows = self.db.execute("SELECT label, file_id, vec FROM vectors WHERE model_key=? ORDER BY label",
+    def vector_labels(self, model_key) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, file ids) of this model key's vectors, ordered by label."""
+        rows = self.db.execute("SELECT label, file_id FROM vectors WHERE model_key=? ORDER BY label",
                                (model_key,)).fetchall()
-        labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        if not rows:
-            return labels, ids, np.zeros((0, dim), dtype=np.float32)
-        vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        return labels, ids, vecs
+        a = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        return a[:, 0].copy(), a[:, 1].copy()
+
+    def iter_vectors(self, model_key, dim, chunk=32768, order="label"):
+        """Yield (labels, file ids, vectors) in chunks, so a million vectors never sit in
+        memory twice."""
+        col = "label" if order == "label" else "file_id"
+        cur = self.db.execute(f"SELECT label, file_id, vec FROM vectors WHERE model_key=? ORDER BY {col}",
+                              (model_key,))
+        while True:
+            rows = cur.fetchmany(chunk)
+            if not rows:
+                return
+            labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            yield labels, ids, vecs
+
+    def vectors(self, model_key, dim, order="label") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, file ids, vectors [n, dim]) for this model key, ordered by label or file id."""
+        n = self.db.execute("SELECT COUNT(*) FROM vectors WHERE model_key=?", (model_key,)).fetchone()[0]
+        labels, ids = np.empty(n, np.int64), np.empty(n, np.int64)
+        vecs = np.empty((n, dim), np.float32)
+        at = 0
+        for cl, ci, cv in self.iter_vectors(model_key, dim, order=order):
+            m = min(len(cl), n - at)          # rows added by another process meanwhile are left out
+            labels[at:at + m], ids[at:at + m], vecs[at:at + m] = cl[:m], ci[:m], cv[:m]
+            at += m
+        return labels[:at], ids[:at], vecs[:at]
 
     def vector_of(self, model_key, file_id):
         r = self.db.execute("SELECT vec FROM vectors WHERE model_key=? AND file_id=?",

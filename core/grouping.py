@@ -100,8 +100,11 @@ class Grouper:
         self._vecs = None
         if has_vecs and np.isin(self.nodes, known).all():
             vecs = np.asarray(vectors, np.float32)
-            self._vecs = np.empty((len(self.nodes), vecs.shape[1]), np.float32)
-            self._vecs[np.searchsorted(self.nodes, known)] = vecs
+            if len(known) == len(self.nodes) and np.array_equal(known, self.nodes):
+                self._vecs = vecs                  # already one row per node, in order: no copy
+            else:
+                self._vecs = np.empty((len(self.nodes), vecs.shape[1]), np.float32)
+                self._vecs[np.searchsorted(self.nodes, known)] = vecs
 
     def pairs(self, threshold: float = -1.0):
         """(a, b, score) arrays of edges at or above the threshold, strongest first."""

@@ -101,24 +101,29 @@ class VectorIndex:
                          allow_replace_deleted=True)
         return index
 
-    def sync(self, labels: np.ndarray, vectors: np.ndarray, num_threads: int = -1) -> bool:
-        """Make the index hold exactly these labels. Returns True when anything changed."""
+    def sync(self, labels: np.ndarray, vectors, num_threads: int = -1) -> bool:
+        """Make the index hold exactly these labels; `vectors` is an array aligned with
+        `labels` or a callable returning chunks (labels, ids, vectors). Returns True when
+        anything changed."""
         labels = np.asarray(labels, dtype=np.int64)
         if self.index is None and not self._try_load():
             self.index = self._new(len(labels) + 1024)
             self.labels = np.zeros(0, dtype=np.int64)
             self.rebuilt = True
         gone = np.setdiff1d(self.labels, labels, assume_unique=True)
-        new_mask = ~np.isin(labels, self.labels, assume_unique=True)
+        new_labels = labels[~np.isin(labels, self.labels, assume_unique=True)]
         for lab in gone:
             self.index.mark_deleted(int(lab))
-        if new_mask.any():
+        if len(new_labels):
             need = len(labels) + 1
             if need > self.index.get_max_elements():
                 self.index.resize_index(max(need, int(self.index.get_max_elements() * 1.5)))
-            self.index.add_items(vectors[new_mask], labels[new_mask], num_threads=num_threads,
-                                 replace_deleted=True)
-        changed = bool(len(gone) or new_mask.any() or self.rebuilt)
+            chunks = vectors() if callable(vectors) else [(labels, None, vectors)]
+            for cl, _, cv in chunks:
+                m = np.isin(cl, new_labels, assume_unique=True)
+                if m.any():
+                    self.index.add_items(cv[m], cl[m], num_threads=num_threads, replace_deleted=True)
+        changed = bool(len(gone) or len(new_labels) or self.rebuilt)
         self.labels = labels.copy()
         return changed
 

@@ -158,7 +158,7 @@ class Library:
         if edges is None:
             raise LibraryError("this library has not been scanned with this model yet: run `lookalike scan`")
         a, b, s, _ = edges
-        _, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim)
+        _, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim, order="file")
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
         a, b, s = a[live], b[live], s[live]
         ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
@@ -190,15 +190,14 @@ class Library:
         """[(path, score)] of the k library photos most like the given file."""
         key = self.model_key(bundle)
         q = self.embed_file(path, bundle)
-        labels, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim)
+        labels, ids = self.catalog.vector_labels(key)
         if len(labels) == 0:
             return []
         index = self.index_for(bundle)
-        if index.sync(labels, vecs):
+        if index.sync(labels, lambda: self.catalog.iter_vectors(key, bundle.embedding_dim)):
             index.save()
         nl, sims = index.knn(q[None], k + 1)
-        order = np.argsort(labels)
-        fids = ids[order][np.searchsorted(labels[order], nl[0])]
+        fids = ids[np.searchsorted(labels, nl[0])]
         rows = {r.id: r for r in self.catalog.files(fids.tolist())}
         me = os.path.abspath(os.fspath(path))
         out = [(rows[f].path, round(float(min(s * 100.0, 100.0)), 2)) for f, s in zip(fids.tolist(), sims[0])

@@ -163,10 +163,10 @@ def exact_edges(catalog, live_ids: np.ndarray):
 def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS, floor=EDGE_FLOOR,
                 force=False):
     """Sync the index with the stored vectors and recompute the kNN edges if anything changed."""
-    labels, ids, vecs = catalog.vectors(model_key, dim)
+    labels, ids = catalog.vector_labels(model_key)
     rep = Reporter("index", len(labels), progress, cancel)
     rep.start()
-    changed = index.sync(labels, vecs)
+    changed = index.sync(labels, lambda: catalog.iter_vectors(model_key, dim))
     index.save()
     rep.tick(len(labels))
     if not changed and not force and catalog.edges(model_key) is not None:
@@ -174,17 +174,15 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
     rep = Reporter("neighbours", len(labels), progress, cancel)
     rep.start()
     aa, bb, ss = [], [], []
-    order = np.argsort(labels)
-    sorted_labels, id_of_label = labels[order], ids[order]
-    step = 4096
-    for lo in range(0, len(labels), step):
-        nl, sims = index.knn(vecs[lo:lo + step], k + 1)
-        src = np.repeat(ids[lo:lo + step], nl.shape[1])
-        dst = id_of_label[np.searchsorted(sorted_labels, nl.ravel())]
+    id_of_label = ids                      # labels come sorted
+    for cl, ci, cv in catalog.iter_vectors(model_key, dim, chunk=4096):
+        nl, sims = index.knn(cv, k + 1)
+        src = np.repeat(ci, nl.shape[1])
+        dst = id_of_label[np.searchsorted(labels, nl.ravel())]
         s = np.clip(sims.ravel() * 100.0, 0.0, 100.0)
         keep = (s >= floor) & (src != dst)
-        aa.append(src[keep]); bb.append(dst[keep]); ss.append(s[keep])
-        rep.tick(min(step, len(labels) - lo))
+        aa.append(src[keep]); bb.append(dst[keep]); ss.append(s[keep].astype(np.float32))
+        rep.tick(len(cl))
     ea, eb = exact_edges(catalog, ids)
     aa.append(ea); bb.append(eb); ss.append(np.full(len(ea), 100.0, np.float32))
     a, b, s = canonical_edges(np.concatenate(aa), np.concatenate(bb), np.concatenate(ss).astype(np.float32))
