@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
     g.add_argument("--json", metavar="FILE", help="write groups and scored pairs as JSON ('-' = stdout)")
     g.add_argument("--relative-to", metavar="DIR", help="write paths relative to this folder")
-    g.add_argument("--rule", choices=["rep", "single"], default="rep",
+    g.add_argument("--rule", choices=["rep", "star", "single"], default="rep",
                    help="rep: each member must match the group's representative (default)")
     g.add_argument("--exact", action="store_true", help="only groups of identical files")
     g.add_argument("--bench-format", action="store_true",

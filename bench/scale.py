@@ -76,10 +76,9 @@ def main():
     t_open = time.perf_counter() - t0
     t0 = time.perf_counter()
     a, b, s, _ = cat.edges(key)
-    _, ids, vecs = cat.vectors(key, args.dim)
-    g = Grouper(a, b, s, ids, vecs)
+    g = Grouper(a, b, s)
     t_load = time.perf_counter() - t0
-    print(f"catalog open {t_open * 1000:.0f} ms; edges + vectors loaded and grouper prepared in {t_load:.1f} s "
+    print(f"catalog open {t_open * 1000:.0f} ms; edges loaded and grouper prepared in {t_load:.1f} s "
           f"({len(a):,} edges)")
     for t in (98, 95, 90, 85):
         times = []

@@ -42,7 +42,7 @@ def make_photos(folder, n, size=(4000, 3000)):
     base = [photo(s, (1000, 750)).resize(size, Image.BICUBIC) for s in range(4)]
     rng = np.random.default_rng(0)
     for i in range(n):
-        a = np.asarray(base[i % 4], np.int16) + rng.integers(-12, 12, (size[1], size[0], 3), dtype=np.int16)
+        a = np.asarray(base[i % 4], np.int16) + rng.integers(-4, 5, (size[1], size[0], 3), dtype=np.int16)
         Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"p{i:04d}.jpg"), quality=90)
 
 
@@ -155,7 +155,7 @@ def main():
     for n in ([100_000] if args.skip_1m else [100_000, 1_000_000]):
         a, b, s, ids, vecs = synthetic_edges(n)
         t0 = time.perf_counter()
-        g = Grouper(a, b, s, ids, vecs)
+        g = Grouper(a, b, s)
         t_build = time.perf_counter() - t0
         parts = []
         for t in (95, 90, 80):

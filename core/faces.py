@@ -16,6 +16,7 @@ MARGIN = 0.3          # fraction of the face box added on every side
 DETECT_SIDE = 640     # detection runs on a copy no larger than this
 
 _local = threading.local()   # CascadeClassifier is not thread-safe: one per thread
+_import_lock = threading.Lock()
 
 
 class FaceCropUnavailable(RuntimeError):
@@ -26,7 +27,9 @@ def _cascade():
     c = getattr(_local, "cascade", None)
     if c is None:
         try:
-            import cv2
+            with _import_lock:       # a concurrent first import can see cv2 without cv2.data
+                import cv2
+                import cv2.data
         except ImportError as exc:  # pragma: no cover - a dependency
             raise FaceCropUnavailable(f"OpenCV is not installed: {exc}") from None
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"

@@ -2,9 +2,10 @@
 
 A regroup only filters the stored edges and joins them (connected components); it never
 touches the model or the index. Against chaining (A~B, B~C, but A and C unlike) the default
-rule is "rep": every member must itself match the group's representative (the member with
-the strongest links) at the threshold; members that do not are split off and grouped again
-among themselves. `rule="single"` is plain single linkage, kept for measurement.
+rule is "rep": every member must itself match the group's representative at the threshold
+(groups are stars around local leaders, see `Grouper._star_groups`). `rule="single"` is
+plain single linkage (connected components), kept for measurement: on the benchmark kit it
+merges far more unlike photos at low thresholds (bench/README.md).
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 RULES = ("rep", "single")
-MAX_ROUNDS = 6
 
 
 @dataclass
@@ -75,6 +75,28 @@ class Groups:
     def sizes(self):
         return np.diff(self.offsets)
 
+    @classmethod
+    def concat(cls, parts):
+        """Merge several results into one, ordered by best score, then size."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        ids = np.concatenate([p.ids for p in parts])
+        scores = np.concatenate([p.scores for p in parts])
+        sizes = np.concatenate([p.sizes() for p in parts])
+        best = np.concatenate([p.best for p in parts])
+        return cls._ordered(ids, scores, sizes, best)
+
+    @classmethod
+    def _ordered(cls, ids, scores, sizes, best):
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        order = np.argsort(-(best.astype(np.float64) * 1e4 + np.minimum(sizes, 9999)), kind="stable")
+        sizes_o, starts_o = sizes[order], starts[order]
+        gather = np.repeat(starts_o - np.r_[0, np.cumsum(sizes_o)[:-1]], sizes_o) + np.arange(sizes.sum())
+        return cls(ids[gather], scores[gather], np.r_[0, np.cumsum(sizes_o)], best[order])
+
 
 class Grouper:
     """Holds the edges and the vectors of one library and model; `groups(t)` is the slider.
@@ -84,7 +106,7 @@ class Grouper:
     threshold and the photos they touch.
     """
 
-    def __init__(self, a, b, s, ids=None, vectors=None, not_duplicate=()):
+    def __init__(self, a, b, s, not_duplicate=()):
         a, b, s = canonical_edges(a, b, s)
         if not_duplicate:
             bad = {(min(x, y), max(x, y)) for x, y in not_duplicate}
@@ -92,19 +114,9 @@ class Grouper:
             a, b, s = a[keep], b[keep], s[keep]
         order = np.argsort(-s, kind="stable")
         self.a, self.b, self.s = a[order], b[order], s[order]
-        has_vecs = ids is not None and vectors is not None and len(ids) > 0
-        known = np.asarray(ids, np.int64) if has_vecs else np.zeros(0, np.int64)
-        self.nodes = np.union1d(known, np.concatenate([self.a, self.b]))      # sorted file ids
+        self.nodes = np.union1d(self.a, self.b)             # sorted file ids
         self.ai = np.searchsorted(self.nodes, self.a)
         self.bi = np.searchsorted(self.nodes, self.b)
-        self._vecs = None
-        if has_vecs and np.isin(self.nodes, known).all():
-            vecs = np.asarray(vectors, np.float32)
-            if len(known) == len(self.nodes) and np.array_equal(known, self.nodes):
-                self._vecs = vecs                  # already one row per node, in order: no copy
-            else:
-                self._vecs = np.empty((len(self.nodes), vecs.shape[1]), np.float32)
-                self._vecs[np.searchsorted(self.nodes, known)] = vecs
 
     def pairs(self, threshold: float = -1.0):
         """(a, b, score) arrays of edges at or above the threshold, strongest first."""
@@ -117,81 +129,103 @@ class Grouper:
     def groups(self, threshold: float, rule: str = "rep") -> Groups:
         if rule not in RULES:
             raise ValueError(f"unknown grouping rule {rule!r}")
+        return self._star_groups(threshold) if rule == "rep" else self._components(threshold)
+
+    def _components(self, threshold: float) -> Groups:
+        """Single linkage: connected components of the edges at or above the threshold."""
         n_edges = self._count(threshold)
         ai, bi, s = self.ai[:n_edges], self.bi[:n_edges], self.s[:n_edges]
-        use_rep = rule == "rep" and self._vecs is not None
+        if len(ai) == 0:
+            return Groups.empty()
+        n = len(self.nodes)
+        graph = coo_matrix((np.ones(len(ai), np.int8), (ai, bi)), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+        strength = np.bincount(ai, weights=s, minlength=n) + np.bincount(bi, weights=s, minlength=n)
+        touched = np.zeros(n, bool)
+        touched[ai] = True
+        touched[bi] = True
+        n_comp = comp.max() + 1
+        comp_max = np.full(n_comp, -1.0)
+        np.maximum.at(comp_max, comp[touched], strength[touched])
+        leader = np.full(n_comp, -1, np.int64)
+        cand = np.flatnonzero(touched & (strength == comp_max[comp]))
+        leader[comp[cand]] = cand
+        group_of = np.where(touched, leader[comp], -1)
+        # score to the leader: the direct edge, else the member's best edge
+        score = np.zeros(n, np.float32)
+        np.maximum.at(score, ai, s)
+        np.maximum.at(score, bi, s)
+        direct = group_of[ai] == bi
+        score[ai[direct]] = s[direct]
+        direct = group_of[bi] == ai
+        score[bi[direct]] = s[direct]
+        return self._assemble(group_of, score, ai, bi, s)
+
+    def _assemble(self, group_of, score, ai, bi, s):
+        """One part of the result from a group number (= leader index) per node, -1 = none."""
+        leaders = group_of == np.arange(len(group_of))
+        score = score.copy()
+        score[leaders] = 100.0
+        acc = np.flatnonzero(group_of >= 0)
+        key = group_of[acc] * 2 + (group_of[acc] != acc)
+        acc = acc[np.argsort(key, kind="stable")]
+        g = group_of[acc]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        sizes = np.diff(np.r_[starts, len(acc)])
+        best = np.zeros(len(group_of), np.float32)
+        inside = (group_of[ai] >= 0) & (group_of[ai] == group_of[bi])
+        gi, first_edge = np.unique(group_of[ai][inside], return_index=True)
+        best[gi] = s[inside][first_edge]                        # edges are sorted strongest first
+        big = sizes >= 2
+        in_big = np.repeat(big, sizes)
+        return self._collect([(acc[in_big], score[acc[in_big]], sizes[big], best[g[starts[big]]])])
+
+    def _star_groups(self, threshold: float) -> Groups:
+        """Stars around local leaders, all rounds vectorised: a photo whose linked strength
+        beats all its neighbours' leads; every other photo joins the leader it matches best
+        (a direct edge at or above the threshold); photos next to no leader try again among
+        themselves. Every member matches its representative by construction."""
+        n_edges = self._count(threshold)
+        ai, bi, s = self.ai[:n_edges], self.bi[:n_edges], self.s[:n_edges]
         n = len(self.nodes)
         parts = []
-        for _ in range(MAX_ROUNDS):
-            if len(ai) == 0:
-                break
-            graph = coo_matrix((np.ones(len(ai), np.int8), (ai, bi)), shape=(n, n))
-            _, comp = connected_components(graph, directed=False)
+        rounds = 0
+        while len(ai) and rounds < 10_000:
+            rounds += 1
+            strength = np.bincount(ai, weights=s, minlength=n) + np.bincount(bi, weights=s, minlength=n)
+            sa, sb = strength[ai], strength[bi]
+            a_lower = (sa < sb) | ((sa == sb) & (ai < bi))
+            not_leader = np.zeros(n, bool)
+            not_leader[ai[a_lower]] = True
+            not_leader[bi[~a_lower]] = True
             touched = np.zeros(n, bool)
             touched[ai] = True
             touched[bi] = True
-            t_idx = np.flatnonzero(touched)
-            # representative: the strongest-linked photo of each component (ties: highest index)
-            strength = np.bincount(ai, weights=s, minlength=n) + np.bincount(bi, weights=s, minlength=n)
-            n_comp = comp.max() + 1
-            comp_max = np.zeros(n_comp)
-            np.maximum.at(comp_max, comp[t_idx], strength[t_idx])
-            cand = t_idx[strength[t_idx] == comp_max[comp[t_idx]]]
-            rep_of_comp = np.full(n_comp, -1, np.int64)
-            rep_of_comp[comp[cand]] = cand
-            rep = rep_of_comp[comp]
-            # score to the representative: the direct edge when there is one, else the vectors
-            score = np.full(n, -1.0, np.float32)
-            direct = rep[ai] == bi
-            score[ai[direct]] = s[direct]
-            direct = rep[bi] == ai
-            score[bi[direct]] = s[direct]
-            score[rep == np.arange(n)] = 100.0
-            missing = t_idx[score[t_idx] < 0]
-            if len(missing):
-                if use_rep:
-                    score[missing] = np.einsum("ij,ij->i", self._vecs[missing], self._vecs[rep[missing]]) * 100.0
-                else:
-                    best = np.zeros(n, np.float32)
-                    np.maximum.at(best, ai, s)
-                    np.maximum.at(best, bi, s)
-                    score[missing] = best[missing]
-            ok = touched & (score >= threshold) if use_rep else touched
-            acc = np.flatnonzero(ok)
-            # order: component, representative first (member order inside a group is lazy)
-            key = comp[acc].astype(np.int64) * 2 + (rep[acc] != acc)
-            acc = acc[np.argsort(key, kind="stable")]
-            c = comp[acc]
-            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-            sizes = np.diff(np.r_[starts, len(acc)])
-            big = sizes >= 2
-            in_big = np.repeat(big, sizes)
-            best_edge = np.zeros(n_comp, np.float32)
-            comps_of_edges, first_edge = np.unique(comp[ai], return_index=True)
-            best_edge[comps_of_edges] = s[first_edge]          # edges are sorted strongest first
-            parts.append((acc[in_big], np.minimum(score[acc[in_big]], 100.0), sizes[big],
-                          np.maximum(best_edge[c[starts[big]]], 0)))
-            if not use_rep:
-                break
-            rejected = touched & ~ok
-            if not rejected.any():
-                break
-            # the rejected members are grouped again among themselves
-            keep = rejected[ai] & rejected[bi]
+            leader = touched & ~not_leader
+            e1 = leader[ai] & ~leader[bi]
+            e2 = leader[bi] & ~leader[ai]
+            mem = np.concatenate([bi[e1], ai[e2]])
+            led = np.concatenate([ai[e1], bi[e2]])
+            sc = np.concatenate([s[e1], s[e2]])
+            order = np.argsort(-sc, kind="stable")
+            mem_u, first = np.unique(mem[order], return_index=True)
+            group_of = np.full(n, -1, np.int64)
+            group_of[mem_u] = led[order][first]
+            score = np.zeros(n, np.float32)
+            score[mem_u] = sc[order][first]
+            has_members = np.zeros(n, bool)
+            has_members[group_of[mem_u]] = True
+            group_of[has_members] = np.flatnonzero(has_members)
+            parts.append(self._assemble(group_of, score, ai, bi, s))
+            left = touched & (group_of < 0)
+            keep = left[ai] & left[bi]
             ai, bi, s = ai[keep], bi[keep], s[keep]
-        return self._collect(parts)
+        return Groups.concat(parts)
 
     def _collect(self, parts) -> Groups:
-        if not parts:
-            return Groups.empty()
         idx = np.concatenate([p[0] for p in parts])
-        scores = np.concatenate([p[1] for p in parts]).astype(np.float32)
-        sizes = np.concatenate([p[2] for p in parts])
-        best = np.concatenate([p[3] for p in parts]).astype(np.float32)
-        if len(sizes) == 0:
+        if len(idx) == 0:
             return Groups.empty()
-        starts = np.r_[0, np.cumsum(sizes)[:-1]]
-        order = np.argsort(-(best.astype(np.float64) * 1e4 + np.minimum(sizes, 9999)), kind="stable")
-        sizes_o, starts_o = sizes[order], starts[order]
-        gather = np.repeat(starts_o - np.r_[0, np.cumsum(sizes_o)[:-1]], sizes_o) + np.arange(sizes.sum())
-        return Groups(self.nodes[idx[gather]], scores[gather], np.r_[0, np.cumsum(sizes_o)], best[order])
+        return Groups._ordered(self.nodes[idx], np.concatenate([p[1] for p in parts]).astype(np.float32),
+                               np.concatenate([p[2] for p in parts]),
+                               np.concatenate([p[3] for p in parts]).astype(np.float32))

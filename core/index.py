@@ -86,7 +86,10 @@ class VectorIndex:
         if self.index is None:
             return
         _atomic_write_bytes(self.path, self.index.save_index)
-        _atomic_write_bytes(self.labels_path, lambda p: np.save(open(p, "wb"), self.labels))
+        def write_labels(p):
+            with open(p, "wb") as fh:
+                np.save(fh, self.labels)
+        _atomic_write_bytes(self.labels_path, write_labels)
         meta = {"dim": self.dim, "count": int(len(self.labels)), "capacity": int(self.index.get_max_elements()),
                 "digest": sampled_digest(self.path), "labels_digest": sampled_digest(self.labels_path)}
         tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")

@@ -147,6 +147,15 @@ class Library:
                                 workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)],
                                 retry_errors=retry_problems)
 
+    def remove_root(self, path) -> int:
+        """Stop scanning a folder and forget its files (the files themselves are untouched)."""
+        path = os.path.abspath(os.fspath(path))
+        with self.catalog.transaction():
+            self.catalog.remove_root(path)
+            gone = [i for p, (i, _, _) in self.catalog.file_states().items() if scanner._under(p, [path])]
+            self.catalog.delete_files(gone)
+        return len(gone)
+
     def rebuild_neighbours(self, bundle: Bundle, progress=None, cancel=None):
         scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),
                             bundle.embedding_dim, progress, cancel, force=True)
@@ -158,13 +167,13 @@ class Library:
         if edges is None:
             raise LibraryError("this library has not been scanned with this model yet: run `lookalike scan`")
         a, b, s, _ = edges
-        _, ids, vecs = self.catalog.vectors(key, bundle.embedding_dim, order="file")
+        ids = self.catalog.vector_labels(key)[1]
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
         a, b, s = a[live], b[live], s[live]
         ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
         not_dup = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
                    if x in ids_by_path and y in ids_by_path]
-        return Grouper(a, b, s, ids, vecs, not_duplicate=not_dup)
+        return Grouper(a, b, s, not_duplicate=not_dup)
 
     def describe_groups(self, groups: list[Group]) -> list[list[Member]]:
         rows = {r.id: r for r in self.catalog.files({i for g in groups for i in g.ids})}
@@ -200,7 +209,7 @@ class Library:
         fids = ids[np.searchsorted(labels, nl[0])]
         rows = {r.id: r for r in self.catalog.files(fids.tolist())}
         me = os.path.abspath(os.fspath(path))
-        out = [(rows[f].path, round(float(min(s * 100.0, 100.0)), 2)) for f, s in zip(fids.tolist(), sims[0])
+        out = [(rows[f].path, round(float(np.clip(s * 100.0, 0.0, 100.0)), 2)) for f, s in zip(fids.tolist(), sims[0])
                if rows[f].path != me]
         return out[:k]
 

@@ -88,7 +88,8 @@ def test_export_csv_and_json(scanned, tmp_path):
     import json
     _, _, members, _ = scanned
     actions.export_groups(members, tmp_path / "g.csv", "csv")
-    rows = list(csv.DictReader(open(tmp_path / "g.csv")))
+    with open(tmp_path / "g.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert len(rows) == sum(len(g) for g in members) and rows[0]["group"] == "1"
     actions.export_groups(members, tmp_path / "g.json", "json")
-    assert len(json.load(open(tmp_path / "g.json"))["groups"]) == len(members)
+    assert len(json.loads((tmp_path / "g.json").read_text())["groups"]) == len(members)

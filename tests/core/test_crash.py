@@ -79,7 +79,8 @@ def test_scan_killed_at_random_points_always_recovers(library_photos, tiny_bundl
 
 
 def digest(path):
-    return hashlib.blake2b(open(path, "rb").read(), digest_size=16).hexdigest()
+    with open(path, "rb") as fh:
+        return hashlib.blake2b(fh.read(), digest_size=16).hexdigest()
 
 
 def test_move_killed_midway_never_loses_a_file(library_photos, tiny_bundle, tmp_path):

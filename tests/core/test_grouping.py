@@ -16,7 +16,7 @@ def chain_vectors(n=3, step=0.315):
 def grouper_for(ids, vecs, k=3):
     sims = vecs @ vecs.T * 100
     a, b = np.triu_indices(len(ids), 1)
-    return Grouper(ids[a], ids[b], sims[a, b], ids, vecs)
+    return Grouper(ids[a], ids[b], sims[a, b])
 
 
 def test_rep_rule_stops_chaining():
@@ -48,8 +48,7 @@ def test_threshold_regroups_without_recomputing():
 def test_not_duplicate_pairs_are_never_grouped():
     ids, vecs = chain_vectors(3)
     sims = vecs @ vecs.T * 100
-    g = Grouper(np.array([1, 2]), np.array([2, 3]), np.array([sims[0, 1], sims[1, 2]]), ids, vecs,
-                not_duplicate=[(2, 1)])
+    g = Grouper(np.array([1, 2]), np.array([2, 3]), np.array([sims[0, 1], sims[1, 2]]), not_duplicate=[(2, 1)])
     assert [grp.ids for grp in g.groups(90)] == [[2, 3]] or [grp.ids for grp in g.groups(90)] == [[3, 2]]
 
 
@@ -67,3 +66,13 @@ def test_groups_are_ordered_by_best_score_with_members_by_score():
         assert abs(grp.best - max(pair_scores)) < 1e-3
         scores = [sc for _, sc in grp.members[1:]]
         assert scores == sorted(scores, reverse=True)
+
+
+def test_a_long_chain_at_a_low_threshold_still_forms_many_small_groups():
+    ids, vecs = chain_vectors(200, step=0.2)               # neighbours ~98, the chain spans 40 radians
+    g = grouper_for(ids, vecs)
+    groups = list(g.groups(90))
+    assert sum(len(grp.ids) for grp in groups) >= 180      # nearly every photo is in some group
+    for grp in groups:
+        rep = vecs[grp.ids[0] - 1]
+        assert all(vecs[i - 1] @ rep * 100 >= 90 - 1e-4 for i in grp.ids)

@@ -248,3 +248,12 @@ def test_haar_cascade_finds_no_face_in_a_landscape(make_photo):
     from lookalike.core import faces
     img = make_photo(3)
     assert faces.crop_largest_face(img) is img
+
+
+def test_removing_a_folder_forgets_its_photos_but_not_the_files(album, bundle):
+    with Library(write=True) as lib:
+        lib.scan([album], bundle)
+        assert lib.remove_root(album / "sub") == 4
+        groups = lib.describe_groups(list(lib.grouper(bundle).groups(bundle.thresholds["duplicate"])))
+    assert all("/sub/" not in m.path for g in groups for m in g)
+    assert (album / "sub" / "exact0.jpg").exists()
