@@ -7,12 +7,13 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from .models import MembersRole, PathRole
 
-STRIP_MAX = 5
+STRIP_MAX = 4
 
 
 def draw_thumb(painter, rect: QRect, loader, path: str, marked: bool = False):
     pm = loader.get(path)
     painter.save()
+    frame = rect
     if pm is None:
         painter.fillRect(rect, QColor(128, 128, 128, 40))
         if loader.is_broken(path):
@@ -24,9 +25,10 @@ def draw_thumb(painter, rect: QRect, loader, path: str, marked: bool = False):
         target.moveCenter(rect.center())
         painter.setRenderHint(painter.RenderHint.SmoothPixmapTransform, True)
         painter.drawPixmap(target, pm)
+        frame = target
     if marked:
         painter.setPen(QPen(QColor(230, 70, 60), 3))
-        painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.drawRect(frame.adjusted(1, 1, -2, -2))
     painter.restore()
 
 

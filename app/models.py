@@ -7,13 +7,17 @@ is drawn, in chunks, and cached until the next regroup.
 """
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
 from lookalike.core.grouping import Group
+
+log = logging.getLogger(__name__)
 
 MembersRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
@@ -102,7 +106,10 @@ class GroupArrays:
                            self.best[good])
 
 
-COLUMNS = ("Photos", "Count", "Best score", "Reclaimable")
+COLUMNS = ("Photos", "#", "Best", "Frees")
+COLUMN_TIPS = ("The photos of the group, best match first; red frames are marked",
+               "Number of photos in the group", "Highest match score inside the group (0-100)",
+               "Space freed by keeping only the best match")
 
 
 class GroupsModel(QAbstractTableModel):
@@ -179,7 +186,11 @@ class GroupsModel(QAbstractTableModel):
         lo = (row // DESCRIBE_CHUNK) * DESCRIBE_CHUNK
         hi = min(lo + DESCRIBE_CHUNK, len(self.order))
         rows = [r for r in range(lo, hi) if r not in self._members]
-        described = self._describe([self.group(r) for r in rows])
+        try:
+            described = self._describe([self.group(r) for r in rows])
+        except (KeyError, sqlite3.Error) as exc:      # files forgotten since the grouper was built
+            log.warning("cannot describe groups (%s); rescan to refresh", exc)
+            described = [[] for _ in rows]
         self._members.update(zip(rows, described))
         return self._members[row]
 
@@ -223,7 +234,7 @@ class GroupsModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, 0))
 
 
-MEMBER_COLUMNS = ("", "Photo", "Score", "Resolution", "Size", "Taken", "Folder", "Name")
+MEMBER_COLUMNS = ("", "Photo", "Score", "Resolution", "Size", "Taken", "Name", "Folder")
 
 
 class MembersModel(QAbstractTableModel):
@@ -273,9 +284,9 @@ class MembersModel(QAbstractTableModel):
             if col == 5:
                 return (m.taken_at or "").replace("T", " ")
             if col == 6:
-                return os.path.dirname(m.path)
-            if col == 7:
                 return os.path.basename(m.path)
+            if col == 7:
+                return os.path.dirname(m.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return m.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3, 4):

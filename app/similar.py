@@ -87,6 +87,7 @@ class SimilarView(QWidget):
             self.label.setText(f"{len(hits)} photos most like {os.path.basename(self.query)}"
                                if hits else "The library has no photos yet: scan a folder first.")
             for p, s in hits:
+                s = max(0.0, s)          # cosine can be negative; the score scale starts at 0
                 item = QListWidgetItem(f"{s:.1f}  {os.path.basename(p)}")
                 item.setData(PathRole, p)
                 item.setToolTip(f"{p}\nscore {s:.1f} — double-click to compare")

@@ -40,8 +40,20 @@ def dark_palette() -> QPalette:
 
 
 def apply_theme(app, theme: str = "system") -> bool:
-    """Returns True when the dark palette is in use."""
+    """Fusion with the light or dark colour scheme; returns True when dark.
+
+    From Qt 6.8 the scheme is set through the style hints, so Fusion draws its own tuned dark
+    variant (check boxes, frames, focus); older Qt gets our dark palette.
+    """
     app.setStyle("Fusion")
     dark = theme == "dark" or (theme == "system" and system_is_dark())
-    app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    hints = app.styleHints()
+    if hasattr(hints, "setColorScheme"):
+        hints.setColorScheme(Qt.ColorScheme.Dark if dark else
+                             Qt.ColorScheme.Light if theme == "light" else Qt.ColorScheme.Unknown)
+        app.setPalette(app.style().standardPalette())
+        if dark and app.palette().window().color().lightness() > 128:    # the platform ignored the hint
+            app.setPalette(dark_palette())
+    else:
+        app.setPalette(dark_palette() if dark else app.style().standardPalette())
     return dark

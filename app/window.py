@@ -15,25 +15,23 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
-                               QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
-                               QTableView, QTableWidget, QTableWidgetItem, QTabWidget, QToolBar, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHeaderView, QLabel, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from lookalike.core import actions
 from lookalike.core.bundle import BundleError
 from lookalike.core.library import Library, LibraryError
 
+from . import marking
 from .compare import CompareView
-from .delegates import GroupStripDelegate, MemberThumbDelegate
 from .folders import FolderPanel
-from .models import FileFacts, GroupArrays, GroupsModel, MembersModel, human_size
+from .groups import INDICATOR_CSS, GroupsPage
+from .models import FileFacts, human_size
 from .settings import Settings
 from .similar import SimilarView
-from .slider import ThresholdSlider
 from .thumbs import ThumbLoader
 from .workers import JobRunner
 
@@ -57,6 +55,17 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def _import_opencv_once():
+    """Import OpenCV in one thread before the scan's decode threads need it: two threads doing
+    the first `import cv2` at once can see the module without `cv2.data` (face crops then fail
+    with AttributeError). TODO(engine): core/faces.py should import under a lock."""
+    try:
+        import cv2  # noqa: F401
+        import cv2.data  # noqa: F401
+    except ImportError:
+        pass
+
+
 def _load_state(lib, bundle):
     """(grouper, facts) of a library, or None when it was never scanned with this model."""
     try:
@@ -64,18 +73,6 @@ def _load_state(lib, bundle):
     except LibraryError:
         return None
     return grouper, FileFacts.from_library(lib)
-
-
-class _KeyFilter(QObject):
-    def __init__(self, on_space, parent):
-        super().__init__(parent)
-        self.on_space = on_space
-
-    def eventFilter(self, obj, ev):
-        if ev.type() == QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Space and not ev.modifiers():
-            self.on_space()
-            return True
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -100,8 +97,6 @@ class MainWindow(QMainWindow):
         self.ask_directory = self._ask_directory
         self.lib: Library | None = None
         self.bundle = None
-        self.grouper = None
-        self.facts: FileFacts | None = None
         self.marks: set[str] = set()
         self.last_message = ""
         self._load_gen = itertools.count()
@@ -116,8 +111,6 @@ class MainWindow(QMainWindow):
         self._thumb_timer = QTimer(self, singleShot=True, interval=40)
         self._thumb_timer.timeout.connect(self._repaint_thumbs)
         self.thumbs.ready.connect(lambda _p: self._thumb_timer.isActive() or self._thumb_timer.start())
-        self._regroup_timer = QTimer(self, singleShot=True, interval=0)
-        self._regroup_timer.timeout.connect(self.regroup)
         if self.settings.geometry:
             try:
                 self.restoreGeometry(bytes.fromhex(self.settings.geometry))
@@ -183,11 +176,21 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.rule_box)
         tb.addWidget(self.mark_rule_button)
         tb.addWidget(self.clear_marks_button)
-        for a in (self.trash_action, self.move_action, self.undo_action, self.notdup_action):
+        for a in (self.trash_action, self.move_action, self.notdup_action):
             tb.addAction(a)
-        tb.addSeparator()
-        for a in (self.export_action, self.retrain_action, self.settings_action):
-            tb.addAction(a)
+
+        self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        menus = self.menuBar()
+        m = menus.addMenu("&Library")
+        for a in (self.add_action, self.scan_action, self.cancel_action, None, self.export_action,
+                  self.settings_action, None, self.quit_action):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = menus.addMenu("&Photos")
+        for a in (self.compare_action, self.similar_action, None, self.trash_action, self.move_action,
+                  self.undo_action, None, self.notdup_action):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = menus.addMenu("&Model")
+        m.addAction(self.retrain_action)
 
         self.banner = QLabel(self)
         self.banner.setWordWrap(True)
@@ -197,6 +200,7 @@ class MainWindow(QMainWindow):
 
         # folders
         self.folders = FolderPanel(self)
+        self.folders.list.setStyleSheet(INDICATOR_CSS % "#3a9d5d")         # protected: green
         self.folders.add_requested.connect(self.add_folder_dialog)
         self.folders.remove_requested.connect(self.remove_folder)
         self.folders.protect_changed.connect(self.set_protected)
@@ -204,74 +208,18 @@ class MainWindow(QMainWindow):
         self.folders.folders_dropped.connect(self.add_folders)
 
         # groups
-        self.slider = ThresholdSlider(self)
-        self.slider.changed.connect(self._threshold_moved)
-        self.exact_box = QCheckBox("Exact copies only", self)
-        self.exact_box.toggled.connect(lambda _on: self.regroup())
-        self.summary = QLabel("", self)
-        self.groups_model = GroupsModel(parent=self)
-        self.groups_model.marked = self.marks
-        self.groups_view = QTableView(self)
-        self.groups_view.setModel(self.groups_model)
-        self.groups_view.setItemDelegateForColumn(0, GroupStripDelegate(self.thumbs, self.marks, 64, self))
-        self.groups_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.groups_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.groups_view.verticalHeader().setDefaultSectionSize(72)
-        self.groups_view.verticalHeader().hide()
-        self.groups_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.groups_view.setSortingEnabled(True)
-        self.groups_view.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
-        self.groups_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.groups_view.setAlternatingRowColors(True)
-        self.groups_view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._show_group(cur.row()))
-        self.groups_view.doubleClicked.connect(lambda _i: self.compare_selected())
-
-        self.members_model = MembersModel(self.marks, self)
-        self.members_model.marks_changed.connect(self._marks_changed)
-        self.members_view = QTableView(self)
-        self.members_view.setModel(self.members_model)
-        self.members_view.setItemDelegateForColumn(1, MemberThumbDelegate(self.thumbs, self.marks, 96, self))
-        self.members_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.members_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.members_view.verticalHeader().setDefaultSectionSize(104)
-        self.members_view.verticalHeader().hide()
-        self.members_view.setColumnWidth(0, 28)
-        self.members_view.setColumnWidth(1, 110)
-        self.members_view.horizontalHeader().setStretchLastSection(True)
-        self.members_view.setWordWrap(False)
-        self.members_view.doubleClicked.connect(lambda idx: self.open_in_viewer(self.members_model.items[idx.row()].path))
-        key_filter = _KeyFilter(self.toggle_current_mark, self)
-        self.members_view.installEventFilter(key_filter)
-        self.groups_view.installEventFilter(key_filter)
-
-        member_buttons = QHBoxLayout()
-        self.group_title = QLabel("", self)
-        member_buttons.addWidget(self.group_title, 1)
-        for text, slot in (("Open", lambda: self._with_member(self.open_in_viewer)),
-                           ("Show in folder", lambda: self._with_member(self.reveal)),
-                           ("Compare", self.compare_selected), ("Not a duplicate", self.not_duplicate)):
-            b = QPushButton(text, self)
-            b.clicked.connect(slot)
-            member_buttons.addWidget(b)
-        members_box = QWidget(self)
-        mlay = QVBoxLayout(members_box)
-        mlay.setContentsMargins(0, 0, 0, 0)
-        mlay.addLayout(member_buttons)
-        mlay.addWidget(self.members_view, 1)
-
-        split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.groups_view)
-        split.addWidget(members_box)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        top = QHBoxLayout()
-        top.addWidget(self.slider, 1)
-        top.addWidget(self.exact_box)
-        groups_page = QWidget(self)
-        glay = QVBoxLayout(groups_page)
-        glay.addLayout(top)
-        glay.addWidget(self.summary)
-        glay.addWidget(split, 1)
+        page = self.page = GroupsPage(self.jobs, self.thumbs, self.marks, self)
+        self.slider, self.exact_box, self.summary = page.slider, page.exact_box, page.summary
+        self.groups_model, self.groups_view = page.groups_model, page.groups_view
+        self.members_model, self.members_view = page.members_model, page.members_view
+        page.groups_changed.connect(self.groups_changed)
+        page.marks_changed.connect(lambda: self.show_message(f"{len(self.marks):,} photos marked."))
+        page.open_requested.connect(self.open_in_viewer)
+        page.reveal_requested.connect(self.reveal)
+        page.compare_requested.connect(self.compare_selected)
+        page.not_duplicate_requested.connect(self.not_duplicate)
+        page.failed.connect(lambda msg: self.show_message(msg, error=True))
+        self.slider.changed.connect(lambda _t: self.compare.update_verdict())
 
         self.compare = CompareView(self.jobs, lambda: self.bundle, lambda: self.slider.value(), self)
         self.similar = SimilarView(self.jobs, self.thumbs, lambda: str(self.library_dir), lambda: self.bundle, self)
@@ -283,7 +231,7 @@ class MainWindow(QMainWindow):
         self.problems_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
 
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(groups_page, "Groups")
+        self.tabs.addTab(page, "Groups")
         self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.similar, "Similar")
         self.tabs.addTab(self.problems_table, "Problems")
@@ -292,7 +240,7 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.folders)
         outer.addWidget(self.tabs)
         outer.setStretchFactor(1, 1)
-        outer.setSizes([230, 1050])
+        outer.setSizes([180, 1140])
         central = QWidget(self)
         clay = QVBoxLayout(central)
         clay.setContentsMargins(4, 4, 4, 4)
@@ -398,10 +346,9 @@ class MainWindow(QMainWindow):
     def _loaded(self, gen, res):
         if gen != self._current_load:
             return
-        self.grouper, self.facts = res if res is not None else (None, None)
-        self.groups_model.set_describe(self.lib.describe_groups if self.lib else None)
+        grouper, facts = res if res is not None else (None, None)
         self.thumbs.forget()
-        self.regroup()
+        self.page.set_state(grouper, facts, self.lib.describe_groups if self.lib else None)
         self.refresh_problems()
         if res is None:
             roots = self.lib.catalog.roots() if self.lib else []
@@ -475,6 +422,8 @@ class MainWindow(QMainWindow):
         lib_dir, bundle = str(self.lib.dir), self.bundle
 
         def work(progress, cancel):
+            if bundle.preprocess == "face":
+                _import_opencv_once()
             with Library(lib_dir, write=True) as w:
                 stats = w.scan(None, bundle, progress=progress, cancel=cancel)
                 return stats, _load_state(w, bundle)
@@ -519,10 +468,8 @@ class MainWindow(QMainWindow):
     def _scan_done(self, res):
         stats, state = res
         if state is not None:
-            self.grouper, self.facts = state
-            self.groups_model.set_describe(self.lib.describe_groups)
             self.thumbs.forget()
-            self.regroup()
+            self.page.set_state(*state, self.lib.describe_groups)
         self.refresh_problems()
         self.refresh_folders()
         n_prob = self.problems_table.rowCount()
@@ -553,116 +500,42 @@ class MainWindow(QMainWindow):
     def threshold(self) -> float:
         return self.slider.value()
 
-    def _threshold_moved(self, _t):
-        self._regroup_timer.start()
-        self.compare.update_verdict()
+    @property
+    def grouper(self):
+        return self.page.grouper
+
+    @property
+    def facts(self) -> FileFacts | None:
+        return self.page.facts
 
     def regroup(self):
-        """Regroup the stored edges at the slider's threshold (no rescan, milliseconds)."""
-        if self.lib is None:
-            return
-        t = self.slider.value()
-        if self.grouper is None:
-            arrays = GroupArrays(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64),
-                                 np.zeros(0, np.float32))
-        else:
-            arrays = GroupArrays.of(self.grouper.groups(t))
-            if self.exact_box.isChecked() and self.facts is not None:
-                arrays = arrays.exact_only(self.facts)
-        keep = self.members_model.items[0].path if self.members_model.items else None
-        self.groups_model.set_groups(arrays, self.facts)
-        n = len(arrays)
-        if self.grouper is not None:
-            self.summary.setText(f"{n:,} groups · {int(arrays.offsets[-1]):,} photos · "
-                                 f"{human_size(int(self.groups_model.reclaim.sum()))} reclaimable at score ≥ {t:g}"
-                                 + (" · exact copies only" if self.exact_box.isChecked() else ""))
-        row = 0
-        if keep is not None:
-            r = self.groups_model.row_of_path(keep)
-            row = r if r is not None else 0
-        if n:
-            self.groups_view.selectRow(row)
-            self._show_group(row)
-        else:
-            self._show_group(-1)
-        self.groups_changed.emit()
-
-    def _show_group(self, row):
-        if row < 0 or row >= self.groups_model.rowCount():
-            self.members_model.set_members([])
-            self.group_title.setText("")
-            return
-        ms = self.groups_model.members(row)
-        self.members_model.set_members(ms)
-        self.group_title.setText(f"Group {row + 1}: {len(ms)} photos")
+        self.page.regroup()
 
     def current_group_row(self) -> int:
-        idx = self.groups_view.currentIndex()
-        return idx.row() if idx.isValid() else -1
+        return self.page.current_group_row()
 
     def selected_members(self):
-        rows = sorted({i.row() for i in self.members_view.selectionModel().selectedRows()})
-        return [self.members_model.items[r] for r in rows]
+        return self.page.selected_members()
 
-    def _with_member(self, fn):
-        sel = self.selected_members() or self.members_model.items[:1]
-        for m in sel[:1]:
-            fn(m.path)
-
-    # ------------------------------------------------------------------ marking
     def toggle_current_mark(self):
-        if not self.members_model.items:
-            return
-        idx = self.members_view.currentIndex()
-        row = idx.row() if idx.isValid() else min(1, len(self.members_model.items) - 1)
-        self.members_model.toggle(row)
+        self.page.toggle_current_mark()
 
-    def _marks_changed(self):
-        self.groups_view.viewport().update()
-        self.show_message(f"{len(self.marks):,} photos marked.")
-
+    # ------------------------------------------------------------------ marking and actions
     def mark_by_rule(self, rule: str):
         """Mark, in every group shown, all copies but the one the rule keeps."""
         if self.lib is None or not len(self.groups_model.arrays):
             return
         self.settings.rule = rule
-        protected = self.lib.catalog.protected()
-        arrays = self.groups_model.arrays
-        marked = set()
-        step = 500
-        for lo in range(0, len(arrays), step):
-            groups = [arrays.group(i) for i in range(lo, min(lo + step, len(arrays)))]
-            for members in self.lib.describe_groups(groups):
-                marked |= actions.mark_by_rule(members, rule, protected)
+        marked = marking.mark_all(self.lib, self.groups_model.arrays, rule)
         self.marks.clear()
         self.marks.update(marked)
-        self.members_model.refresh()
-        self.groups_model.refresh_marks()
-        self.groups_view.viewport().update()
+        self.page.refresh_marks()
         self.show_message(f"Marked {len(marked):,} photos ({RULE_LABELS.get(rule, rule)}).")
 
     def clear_marks(self):
         self.marks.clear()
-        self.members_model.refresh()
-        self.groups_model.refresh_marks()
+        self.page.refresh_marks()
         self.show_message("No photos marked.")
-
-    def _groups_of_marks(self):
-        """(described groups holding marked photos, marked paths outside every group shown)."""
-        arrays = self.groups_model.arrays
-        ids = {}
-        for p in self.marks:
-            row = self.lib.catalog.file_by_path(p)
-            if row is not None:
-                ids[row.id] = p
-        if not len(arrays) or not ids:
-            return [], set(self.marks)
-        hit = np.isin(arrays.ids, np.fromiter(ids, np.int64, len(ids)))
-        group_of = np.repeat(np.arange(len(arrays)), arrays.sizes())
-        gidx = np.unique(group_of[hit])
-        described = self.lib.describe_groups([arrays.group(int(i)) for i in gidx])
-        inside = {m.path for g in described for m in g}
-        return described, {p for p in self.marks if p not in inside}
 
     def _plan(self):
         if self.lib is None:
@@ -670,18 +543,10 @@ class MainWindow(QMainWindow):
         if not self.marks:
             self.show_message("Nothing is marked: mark copies with Space or a rule first.")
             return None
-        groups_members, outside = self._groups_of_marks()
-        marked = self.marks - outside
-        plan = actions.plan_removal(self.lib, marked, groups_members)
-        for p in sorted(outside):
-            plan.refused.append((p, "not in any group at this threshold"))
-        return plan
+        return marking.plan(self.lib, self.groups_model.arrays, self.marks)
 
     def _refusals(self, plan) -> str:
-        if not plan.refused:
-            return ""
-        lines = [f"{os.path.basename(p)}: {why}" for p, why in plan.refused]
-        return f"{len(plan.refused)} marked photos stay:\n" + "\n".join(lines)
+        return marking.refusals(plan)
 
     def trash_marked(self):
         plan = self._plan()
@@ -728,8 +593,9 @@ class MainWindow(QMainWindow):
             for src, _dst in out.done:
                 self.marks.discard(src)
             if state is not None:
-                self.grouper, self.facts = state
-            self.regroup()
+                self.page.set_state(*state, self.lib.describe_groups)
+            else:
+                self.regroup()
             msg = f"{len(out.done):,} photos {verb}."
             if out.failed:
                 msg += f" {len(out.failed)} failed: " + "; ".join(f"{os.path.basename(p)}: {r}" for p, r in out.failed[:5])
@@ -763,7 +629,7 @@ class MainWindow(QMainWindow):
         if len(members) < 2:
             self.show_message("Select a group (or two photos in it) first.")
             return
-        pairs = list(itertools.combinations([m.path for m in members], 2))
+        pairs = marking.all_pairs([m.path for m in members])
         with self.lib.catalog.transaction():
             for a, b in pairs:
                 self.lib.catalog.add_not_duplicate(a, b)
@@ -842,8 +708,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(self.tabs.indexOf(self.problems_table), f"Problems ({len(rows)})" if rows else "Problems")
 
     def _repaint_thumbs(self):
-        self.groups_view.viewport().update()
-        self.members_view.viewport().update()
+        self.page.repaint_thumbs()
 
     # ------------------------------------------------------------------ dialogs
     def open_settings(self):
@@ -857,6 +722,10 @@ class MainWindow(QMainWindow):
         dlg.apply()
         apply_theme(QApplication.instance(), self.settings.theme)
         self.thumbs.cache_dir = self.settings.thumb_dir()
+        if self.settings.model_dir != before[1]:
+            self.model_override = None
+        if self.settings.library_dir != before[0]:
+            self.library_override = None
         if (self.settings.library_dir, self.settings.model_dir, self.settings.face_mode) != before:
             self.apply_settings_change(before[0] != self.settings.library_dir)
 
@@ -884,6 +753,7 @@ class MainWindow(QMainWindow):
     def use_model(self, path):
         self.settings.model_dir = str(path)
         self.settings.save()
+        self.model_override = None          # the user's choice now beats --model
         self.show_message(f"Switched to the model in {path}; re-reading the photos in the background.")
         self.apply_settings_change(False)
 
@@ -916,9 +786,8 @@ class MainWindow(QMainWindow):
             t = self.slider.value()
             self.settings.threshold = None if abs(t - self.bundle.thresholds["duplicate"]) < 1e-6 else t
         self.settings.save()
-        self._regroup_timer.stop()
         self._thumb_timer.stop()
-        self.groups_model.set_describe(None)
+        self.page.close()
         dlg = getattr(self, "retrain_dialog", None)
         if dlg is not None:
             dlg.stop()

@@ -122,4 +122,7 @@ class JobRunner(QObject):
         for j in list(self._jobs):
             j.cancel()
         self.pool.clear()
-        return self.pool.waitForDone(timeout_ms)
+        ok = self.pool.waitForDone(timeout_ms)
+        if ok:
+            self._jobs.clear()       # all ran or were dropped; their late signals are ignored
+        return ok

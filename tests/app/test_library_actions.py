@@ -1,0 +1,92 @@
+"""Folders (drag-in, remove, protect), move + undo, keyboard navigation."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from .conftest import drop, group_names, scan  # noqa: E402
+from .test_window import EXPECTED  # noqa: E402
+
+
+def test_dropped_folder_is_added_and_a_removed_folder_is_forgotten(qtbot, make_window, album):
+    win = make_window()
+    drop(win.folders, [album])
+    assert win.lib.catalog.roots() == [str(album)]
+    assert win.folders.list.count() == 1
+    scan(qtbot, win)
+    assert len(group_names(win)) == 3
+    with qtbot.waitSignal(win.library_loaded, timeout=10000):
+        win.remove_folder(str(album))
+    assert win.lib.catalog.roots() == [] and win.groups_model.rowCount() == 0
+    assert (album / "orig0.jpg").exists()                      # the photos themselves are untouched
+    qtbot.waitUntil(lambda: not win.jobs.is_busy())
+
+
+def test_protecting_a_folder_from_the_panel_is_stored(qtbot, make_window, album):
+    win = make_window()
+    win.add_folders([str(album)])
+    item = win.folders.list.item(0)
+    item.setCheckState(Qt.CheckState.Checked)
+    assert win.lib.catalog.protected() == [str(album)]
+    assert "protected" in win.last_message
+
+
+def test_move_marked_then_undo_brings_the_files_back(qtbot, make_window, album, tmp_path):
+    win = make_window()
+    scan(qtbot, win, album)
+    dest = tmp_path / "moved"
+    win.ask_directory = lambda *a: str(dest)
+    asked = []
+    win.confirm = lambda title, text, detail="": asked.append(text) or True
+    small = str(album / "sub" / "small0.png")
+    win.marks.add(small)
+    with qtbot.waitSignal(win.action_finished, timeout=15000):
+        win.move_marked()
+    assert (dest / "small0.png").exists() and not os.path.exists(small)
+    assert "Move 1 photos" in asked[0] and str(dest) in asked[0]
+    assert small not in win.marks
+    qtbot.waitUntil(lambda: not win.jobs.is_busy())
+    with qtbot.waitSignal(win.scan_finished, timeout=30000):
+        win.undo_move()
+    assert os.path.exists(small)
+    assert group_names(win) == EXPECTED
+    qtbot.waitUntil(lambda: not win.jobs.is_busy())
+
+
+def test_nothing_marked_means_no_question_and_no_trash(qtbot, make_window, album, trash_dir):
+    win = make_window()
+    scan(qtbot, win, album)
+    win.confirm = lambda *a: pytest.fail("must not ask")
+    win.trash_marked()
+    assert "Nothing is marked" in win.last_message and os.listdir(trash_dir) == []
+
+
+def test_cancelling_the_confirmation_touches_nothing(qtbot, make_window, album, trash_dir):
+    win = make_window()
+    scan(qtbot, win, album)
+    win.confirm = lambda *a: False
+    win.mark_by_rule("largest")
+    n = len(win.marks)
+    win.trash_marked()
+    assert os.listdir(trash_dir) == [] and len(win.marks) == n and not win.jobs.is_busy()
+
+
+def test_arrow_keys_move_between_groups_and_members(qtbot, make_window, album):
+    win = make_window()
+    scan(qtbot, win, album)
+    win.groups_view.setFocus()
+    first = win.members_model.items[0].path
+    qtbot.keyClick(win.groups_view, Qt.Key.Key_Down)
+    assert win.current_group_row() == 1 and win.members_model.items[0].path != first
+    qtbot.keyClick(win.groups_view, Qt.Key.Key_Right)
+    assert win.members_view.currentIndex().row() == 0
+    qtbot.keyClick(win.members_view, Qt.Key.Key_Down)
+    qtbot.keyClick(win.members_view, Qt.Key.Key_Space)
+    assert win.members_model.items[1].path in win.marks
+    qtbot.keyClick(win.members_view, Qt.Key.Key_Space)
+    assert not win.marks
