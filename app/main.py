@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     app.setApplicationName("Lookalike")
     app.setOrganizationName("Lookalike")
     app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(_app_icon())
     settings = Settings.load()
     apply_theme(app, args.theme or settings.theme)
     win = MainWindow(settings, library_dir=args.library, model_dir=args.model)
@@ -51,6 +52,20 @@ def main(argv=None) -> int:
     win.show()
     code = app.exec()
     return int(code)
+
+
+def _app_icon():
+    """The app icon (PNGs in lookalike.resources/icons, named after APP_ID; empty if missing)."""
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+    icon = QIcon()
+    icons = resources.files("lookalike.resources") / "icons"
+    for n in (16, 24, 32, 48, 64, 128, 256, 512):
+        f = icons / f"{APP_ID}-{n}.png"
+        if f.is_file():
+            icon.addFile(str(f))
+    return icon
 
 
 def _schedule_screenshots(app, win, groups_png, compare_png):

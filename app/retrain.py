@@ -151,8 +151,13 @@ class RetrainDialog(QDialog):
         lay.addWidget(buttons)
 
         if not has_torch():
-            self.status.setText(f"Training needs PyTorch, which is not installed. Install it with\n"
-                                f"    {INSTALL_HINT}\nand open this dialog again.")
+            if getattr(sys, "frozen", False):
+                self.status.setText("This self-contained build has no PyTorch. To retrain, install the "
+                                    f"Python package:\n    {INSTALL_HINT}\nthen use the model it makes "
+                                    "here (Settings → Model).")
+            else:
+                self.status.setText(f"Training needs PyTorch, which is not installed. Install it with\n"
+                                    f"    {INSTALL_HINT}\nand open this dialog again.")
             self.start_button.setEnabled(False)
         else:
             self.status.setText("Pick a folder with one subfolder per subject (at least two photos "
