@@ -1,0 +1,193 @@
+"""Validation metrics, threshold calibration and the evaluation report.
+
+Scores are match scores: cosine x 100. Pairs of items with the same label are positives;
+pairs with different labels are negatives unless marked `ignore` (overlapping regions of
+one photo, which are neither).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def embed(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        out.append(model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch]))).numpy())
+    return np.concatenate(out)
+
+
+def pair_scores(emb, labels, ignore):
+    sim = emb @ emb.T * 100.0
+    iu = np.triu_indices(len(labels), 1)
+    s = sim[iu]
+    same = labels[iu[0]] == labels[iu[1]]
+    ign = ignore[iu]
+    return s[same], s[~same & ~ign], sim
+
+
+def _val_at_far(pos, neg, far):
+    if len(neg) == 0:
+        return 1.0, float("nan")
+    negs = np.sort(neg)[::-1]
+    k = int(np.floor(far * len(negs)))       # negatives allowed at or above the threshold
+    thr = negs[k] + 1e-6 if k < len(negs) else -np.inf
+    return float(np.mean(pos >= thr)), float(thr)
+
+
+def _precision_threshold(pos, neg, target):
+    """Lowest score t such that precision >= target for every threshold >= t
+    (scan downwards and stop at the first violation)."""
+    s = np.concatenate([pos, neg])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    tp = np.cumsum(y)
+    fp = np.cumsum(1 - y)
+    best = None
+    for i in range(len(s)):
+        if i + 1 < len(s) and s[i + 1] == s[i]:
+            continue
+        if tp[i] / (tp[i] + fp[i]) < target:
+            break
+        best = i
+    if best is None:
+        return float(s[0]) + 1e-3 if len(s) else 100.0, 0.0
+    return float(s[best]), float(tp[best] / max(1, len(pos)))
+
+
+def metrics(emb, labels, ignore, cfg_thr: dict | None = None) -> dict:
+    pos, neg, sim = pair_scores(emb, labels, ignore)
+    m = {"n_items": int(len(labels)), "n_pos_pairs": int(len(pos)), "n_neg_pairs": int(len(neg))}
+    for far in (1e-2, 1e-3):
+        v, t = _val_at_far(pos, neg, far)
+        m[f"val_at_far_{far:g}"] = v
+        m[f"threshold_at_far_{far:g}"] = t
+    # recall@1: the nearest other item (ignoring overlapping-region items) has the same label
+    s = sim.copy()
+    np.fill_diagonal(s, -np.inf)
+    s[ignore] = -np.inf
+    nn = np.argmax(s, axis=1)
+    m["recall_at_1"] = float(np.mean(labels[nn] == labels))
+    t99, r99 = _precision_threshold(pos, neg, 0.99)
+    m["recall_at_precision_0.99"] = r99
+    m["threshold_at_precision_0.99"] = t99
+    # area under ROC via ranks
+    if len(pos) and len(neg):
+        allv = np.concatenate([pos, neg])
+        ranks = allv.argsort().argsort() + 1
+        m["auc"] = float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    m["pos_mean"] = float(pos.mean()) if len(pos) else None
+    m["neg_mean"] = float(neg.mean()) if len(neg) else None
+    m["neg_max"] = float(neg.max()) if len(neg) else None
+    m["pos_p05"] = float(np.percentile(pos, 5)) if len(pos) else None
+    # the early-stopping metric: mostly VAL at FAR 1e-2 (smooth), plus the strict points
+    # that decide the duplicate threshold (dominated by a few hard near-miss pairs)
+    m["metric"] = 0.5 * m["val_at_far_0.01"] + 0.25 * m["val_at_far_0.001"] + 0.25 * r99
+    if cfg_thr:
+        dup, sim_t = choose_thresholds(pos, neg, cfg_thr)
+        m["thresholds"] = {"duplicate": dup, "similar": sim_t}
+    return m
+
+
+def choose_thresholds(pos, neg, cfg_thr):
+    """duplicate = lowest score keeping validation precision >= cfg precision, plus a safety
+    margin; similar = the same rule at precision 0.9, at least 5 below duplicate."""
+    t, _ = _precision_threshold(pos, neg, float(cfg_thr["precision"]))
+    dup = min(99.0, t + float(cfg_thr["safety"]))
+    t90, _ = _precision_threshold(pos, neg, 0.90)
+    similar = max(0.0, min(dup - 5.0, t90, dup - float(cfg_thr["similar_offset"]) / 2))
+    return round(dup, 2), round(similar, 2)
+
+
+def plots(emb, labels, ignore, thresholds, out_dir: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pos, neg, _ = pair_scores(emb, labels, ignore)
+    out_dir = Path(out_dir)
+    # ROC / VAL-vs-FAR
+    thr = np.unique(np.concatenate([pos, neg]))[::-1]
+    far = np.array([np.mean(neg >= t) for t in thr]) if len(neg) else np.zeros(len(thr))
+    val = np.array([np.mean(pos >= t) for t in thr]) if len(pos) else np.zeros(len(thr))
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot(np.maximum(far, 1e-5), val, lw=1.5)
+    for f in (1e-3, 1e-2):
+        ax.axvline(f, color="grey", ls=":", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel("false accept rate (different pairs above threshold)")
+    ax.set_ylabel("validation rate (same pairs above threshold)")
+    ax.set_title("VAL vs FAR on the validation set")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "roc.png", dpi=110)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    bins = np.linspace(min(0, float(np.min(np.concatenate([pos, neg])))), 100, 81)
+    ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different ({len(neg)})")
+    ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same ({len(pos)})")
+    for k, v in thresholds.items():
+        ax.axvline(v, color="k" if k == "duplicate" else "grey", ls="--", lw=1)
+        ax.text(v, ax.get_ylim()[1] * 0.95, f" {k} {v:.1f}", fontsize=8)
+    ax.set_xlabel("match score (cosine x 100)")
+    ax.set_ylabel("density")
+    ax.set_title("score distributions (validation)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "scores.png", dpi=110)
+    plt.close(fig)
+
+
+def report_md(report: dict) -> str:
+    v = report["validation"]
+    lines = [f"# Model report: {report['name']}", "",
+             f"- trained on: {report['trained_on']}",
+             f"- input {report['input_size']}, embedding {report['embedding_dim']}, "
+             f"backbone {report['backbone']}, orientation views averaged in the graph: "
+             f"{report.get('views', 1)}",
+             f"- thresholds (match score 0-100): duplicate **{report['thresholds']['duplicate']}**, "
+             f"similar **{report['thresholds']['similar']}**",
+             f"- ONNX parity (max abs diff vs PyTorch): {report.get('onnx_parity_max_abs_diff', 'n/a')}",
+             ""]
+    if report.get("training"):
+        t = report["training"]
+        lines += [f"- training: {t.get('epochs_run')} epochs, {t.get('steps')} steps, "
+                  f"{t.get('seconds', 0):.0f} s; best epoch {t.get('best_epoch')}", ""]
+    lines += ["## Validation", "", "| metric | before training | final |", "|---|---|---|"]
+    before = report.get("validation_before") or {}
+    for k in ("val_at_far_0.01", "val_at_far_0.001", "recall_at_1", "recall_at_precision_0.99",
+              "auc", "pos_mean", "neg_mean", "neg_max"):
+        b = before.get(k)
+        lines.append(f"| {k} | {'' if b is None else f'{b:.4f}'} | "
+                     f"{'' if v.get(k) is None else f'{v[k]:.4f}'} |")
+    lines += ["", f"Validation: {v['n_items']} images, {v['n_pos_pairs']} same pairs, "
+              f"{v['n_neg_pairs']} different pairs.", "",
+              "![VAL vs FAR](roc.png)", "", "![score distributions](scores.png)", ""]
+    if report.get("benchmark"):
+        lines += ["## Benchmark", "", "```", json.dumps(report["benchmark"], indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def calibrate_on_data(model, cfg, data):
+    """For --export-pretrained with DATA: calibrate thresholds on a validation set built from
+    the data (no training). Returns (thresholds, metrics, report files)."""
+    import tempfile
+    from .train import build_eval_set, input_spec
+    xv, lv, iv, _ = build_eval_set(cfg, data, input_spec(cfg), all_photos=True)
+    emb = embed(model, xv)
+    m = metrics(emb, lv, iv, cfg["thresholds"])
+    thresholds = m.pop("thresholds")
+    tmp = Path(tempfile.mkdtemp(prefix="lookalike-report-"))
+    plots(emb, lv, iv, thresholds, tmp)
+    rep = {"name": f"{cfg['model']['backbone']} ImageNet + GeM (no metric training)",
+           "trained_on": "ImageNet classification weights only", "input_size": cfg["model"]["input_size"],
+           "embedding_dim": int(emb.shape[1]), "backbone": cfg["model"]["backbone"],
+           "views": int(cfg["model"]["views"]) or 1, "thresholds": thresholds, "validation": m}
+    files = {"roc.png": str(tmp / "roc.png"), "scores.png": str(tmp / "scores.png")}
+    return thresholds, {"validation": m}, files, rep
