@@ -94,6 +94,11 @@ def _d4_views(x, views: int):
     return rots + [torch.flip(r, dims=(3,)) for r in rots]
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)   # core.bundle.InputSpec's defaults
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LUMA = (0.299, 0.587, 0.114)
+
+
 class EmbeddingNet(nn.Module):
     """backbone -> GeM -> (Linear projection) -> L2 norm; output [N, dim] unit vectors.
 
@@ -103,7 +108,7 @@ class EmbeddingNet(nn.Module):
 
     def __init__(self, backbone: str = "efficientnet_lite0", image_size: int = 224,
                  embedding_dim: int | None = 256, gem_p: float = 3.0, learn_p: bool = True,
-                 pretrained: bool = True, views: int = 1):
+                 pretrained: bool = True, views: int = 1, gray: bool = False):
         super().__init__()
         self.backbone_name = backbone
         self.backbone = BACKBONES[backbone](image_size=image_size, pretrained=pretrained)
@@ -112,6 +117,12 @@ class EmbeddingNet(nn.Module):
         self.proj = nn.Linear(c, embedding_dim) if embedding_dim else nn.Identity()
         self.embedding_dim = embedding_dim or c
         self.views = views
+        # gray: the network sees only the luminance (ITU-R 601, as Pillow's "L"), so a
+        # grayscale copy is exactly its original; the input stays normalised RGB
+        self.gray = gray
+        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_luma", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
         self._frozen = 0
 
     def freeze(self, n_stages: int):
@@ -131,7 +142,13 @@ class EmbeddingNet(nn.Module):
                 m.eval()
         return self
 
+    def to_gray(self, x):
+        y = ((x * self._std + self._mean) * self._luma).sum(dim=1, keepdim=True)
+        return (y - self._mean) / self._std
+
     def embed_one_view(self, x):
+        if self.gray:
+            x = self.to_gray(x)
         f = self.backbone(x)
         v = self.proj(self.pool(f))
         return F.normalize(v, p=2.0, dim=1, eps=1e-12)

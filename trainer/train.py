@@ -46,7 +46,7 @@ def build_model(cfg, pretrained=True, embedding_dim="cfg"):
     return EmbeddingNet(backbone=m["backbone"], image_size=int(m["input_size"]),
                         embedding_dim=dim or None, gem_p=float(m["gem_p"]),
                         learn_p=bool(m["learn_p"]), pretrained=pretrained,
-                        views=int(m["views"]) or 1)
+                        views=int(m["views"]) or 1, gray=m.get("color") == "gray")
 
 
 def _command(argv):
@@ -205,6 +205,10 @@ def train(cfg, data, out, argv=None):
     # stays rotation-invariant); training itself always sees one view per copy
     if int(cfg["model"]["views"]) == 0:
         cfg["model"]["views"] = int(ck["model"].get("views", 1)) if ck is not None else 1
+    if cfg["model"]["color"] == "auto":
+        cfg["model"]["color"] = ck["model"].get("color", "rgb") if ck is not None else "rgb"
+    if cfg["model"]["color"] not in ("rgb", "gray"):
+        raise ValueError(f"model.color must be auto, rgb or gray, not {cfg['model']['color']!r}")
     spec = input_spec(cfg)
 
     emit(event="load", message="reading photos")
@@ -327,6 +331,8 @@ def train(cfg, data, out, argv=None):
     name = f"{cfg['model']['backbone']}-gem{model.embedding_dim}-triplet"
     if int(cfg["model"]["views"]) > 1:
         name += f"-{int(cfg['model']['views'])}views"
+    if cfg["model"]["color"] == "gray":
+        name += "-gray"
     report = {"name": name, "trained_on": trained_on, "input_size": list(spec.size),
               "embedding_dim": model.embedding_dim, "backbone": cfg["model"]["backbone"],
               "views": int(cfg["model"]["views"]), "thresholds": thresholds,

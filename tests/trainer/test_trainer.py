@@ -114,3 +114,19 @@ def test_train_export_and_load_bundle(labelled, tmp_path, capsys):
     sess = ort.InferenceSession(str(tmp_path / "again" / "model.onnx"), providers=["CPUExecutionProvider"])
     y = sess.run(None, {"input": np.ascontiguousarray(np.stack([x[0], x[0][:, :, ::-1]]))})[0]
     np.testing.assert_allclose(y[0], y[1], atol=1e-5)
+
+
+def test_gray_model_matches_a_grayscale_copy_exactly():
+    from lookalike.core.bundle import InputSpec, to_input
+    from lookalike.trainer.model import EmbeddingNet
+    spec = InputSpec(size=(SIZE, SIZE))
+    pic = _picture(7)
+    x = torch.from_numpy(np.stack([to_input(pic, spec), to_input(pic.convert("L").convert("RGB"), spec)]))
+    model = EmbeddingNet(image_size=SIZE, embedding_dim=0).eval()
+    with torch.no_grad():
+        color = model(x)
+        model.gray = True
+        gray = model(x)
+    # Pillow rounds luminance to whole levels, so "equal" is to about 1e-3
+    assert float(gray[0] @ gray[1]) > 0.999
+    assert float(color[0] @ color[1]) < 0.99
