@@ -29,6 +29,8 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # tests.conftest
+
 
 def synthesize(lib_dir: str, n: int = 10000, seed: int = 0) -> dict:
     """A library of `n` photos: groups of 2-5 near copies (some byte-identical), the rest
@@ -174,23 +176,14 @@ def make_demo(folder: str, n_subjects: int = 12, seed: int = 3):
     """A small album for screenshots: originals with resized, re-compressed, cropped and exact copies."""
     import shutil
 
-    import numpy as np
-    from PIL import Image, ImageEnhance
+    from PIL import ImageEnhance
+
+    from tests.conftest import photo
 
     os.makedirs(os.path.join(folder, "Phone"), exist_ok=True)
     os.makedirs(os.path.join(folder, "Archive"), exist_ok=True)
     for s in range(n_subjects):
-        rng = np.random.default_rng(seed * 100 + s)
-        w, h = 800, 600
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        img = np.zeros((h, w, 3), np.float32)
-        for c in range(3):
-            a, b, ph = rng.uniform(-3, 3, 3)
-            img[..., c] = 128 + 90 * np.sin(a * xx / w * np.pi + b * yy / h * np.pi + ph)
-        for _ in range(6):
-            cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.08, 0.25) * min(w, h)
-            img[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = rng.uniform(0, 255, 3)
-        im = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+        im = photo(seed * 100 + s, (800, 600), blobs=6, radius=(0.08, 0.25))
         name = f"IMG_{2040 + s}"
         im.save(os.path.join(folder, f"{name}.jpg"), quality=92)
         if s % 4 != 3:

@@ -98,6 +98,14 @@ class Groups:
         return cls(ids[gather], scores[gather], np.r_[0, np.cumsum(sizes_o)], best[order])
 
 
+def _first_index(keys: np.ndarray, n: int) -> np.ndarray:
+    """For each key 0..n-1, the position of its first occurrence in `keys` (len(keys) if
+    none): a linear pass, no sort."""
+    first = np.full(n, len(keys), np.int64)
+    np.minimum.at(first, keys, np.arange(len(keys), dtype=np.int64))
+    return first
+
+
 class Grouper:
     """Holds the edges and the vectors of one library and model; `groups(t)` is the slider.
 
@@ -174,8 +182,9 @@ class Grouper:
         sizes = np.diff(np.r_[starts, len(acc)])
         best = np.zeros(len(group_of), np.float32)
         inside = (group_of[ai] >= 0) & (group_of[ai] == group_of[bi])
-        gi, first_edge = np.unique(group_of[ai][inside], return_index=True)
-        best[gi] = s[inside][first_edge]                        # edges are sorted strongest first
+        first_edge = _first_index(group_of[ai][inside], len(group_of))   # edges: strongest first
+        gi = np.flatnonzero(first_edge < inside.sum())
+        best[gi] = s[inside][first_edge[gi]]
         big = sizes >= 2
         in_big = np.repeat(big, sizes)
         return self._collect([(acc[in_big], score[acc[in_big]], sizes[big], best[g[starts[big]]])])
@@ -202,17 +211,20 @@ class Grouper:
             touched[ai] = True
             touched[bi] = True
             leader = touched & ~not_leader
-            e1 = leader[ai] & ~leader[bi]
-            e2 = leader[bi] & ~leader[ai]
-            mem = np.concatenate([bi[e1], ai[e2]])
-            led = np.concatenate([ai[e1], bi[e2]])
-            sc = np.concatenate([s[e1], s[e2]])
-            order = np.argsort(-sc, kind="stable")
-            mem_u, first = np.unique(mem[order], return_index=True)
+            la, lb = leader[ai], leader[bi]
+            e1 = la & ~lb
+            e = e1 | (lb & ~la)
+            # edges stay strongest first, so a member's first edge to a leader is its best
+            mem = np.where(e1, bi, ai)[e]
+            led = np.where(e1, ai, bi)[e]
+            sc = s[e]
+            first = _first_index(mem, n)
+            mem_u = np.flatnonzero(first < len(mem))
+            first = first[mem_u]
             group_of = np.full(n, -1, np.int64)
-            group_of[mem_u] = led[order][first]
+            group_of[mem_u] = led[first]
             score = np.zeros(n, np.float32)
-            score[mem_u] = sc[order][first]
+            score[mem_u] = sc[first]
             has_members = np.zeros(n, bool)
             has_members[group_of[mem_u]] = True
             group_of[has_members] = np.flatnonzero(has_members)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 @pytest.fixture(autouse=True)
@@ -60,8 +61,9 @@ def tiny_bundle(tmp_path_factory):
     return make_tiny_bundle(str(tmp_path_factory.mktemp("bundle") / "tiny"))
 
 
-def photo(seed, size=(320, 240)):
-    """A synthetic 'photo': smooth colour field with a few blobs, different for each seed."""
+def photo(seed, size=(320, 240), blobs=4, radius=(0.1, 0.3)):
+    """A synthetic 'photo': smooth colour field with a few blobs, different for each seed.
+    (Also used by the packaging tests and the benchmarks.)"""
     rng = np.random.default_rng(seed)
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -69,11 +71,26 @@ def photo(seed, size=(320, 240)):
     for c in range(3):
         a, b, ph = rng.uniform(-3, 3, 3)
         img[..., c] = 128 + 90 * np.sin(a * xx / w * np.pi + b * yy / h * np.pi + ph)
-    for _ in range(4):
-        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.1, 0.3) * min(w, h)
+    for _ in range(blobs):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(*radius) * min(w, h)
         mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
         img[mask] = rng.uniform(0, 255, 3)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def shapes(seed, size=(320, 240), n=12, max_size=(120, 100)):
+    """A synthetic picture of flat ellipses and rectangles on a plain background. Unlike
+    `photo`, different seeds stay far apart for a real (luminance-only) model."""
+    rng = random.Random(seed)
+    w, h = size
+    im = Image.new("RGB", (w, h), tuple(rng.randint(0, 255) for _ in range(3)))
+    d = ImageDraw.Draw(im)
+    for _ in range(n):
+        x0, y0 = rng.randint(0, w - 20), rng.randint(0, h - 20)
+        box = (x0, y0, x0 + rng.randint(10, max_size[0]), y0 + rng.randint(10, max_size[1]))
+        col = tuple(rng.randint(0, 255) for _ in range(3))
+        (d.ellipse if rng.random() < 0.5 else d.rectangle)(box, fill=col)
+    return im
 
 
 @pytest.fixture

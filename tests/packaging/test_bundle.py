@@ -18,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
+
+from tests.conftest import shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,18 +57,6 @@ def env(tmp_path):
     return e
 
 
-def photo(seed, size=(320, 240)):
-    rng = np.random.default_rng(seed)
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.zeros((h, w, 3), np.float32)
-    for c in range(3):
-        a, b, ph = rng.uniform(-3, 3, 3)
-        img[..., c] = 128 + 90 * np.sin(a * xx / w * np.pi + b * yy / h * np.pi + ph)
-    for _ in range(4):
-        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.1, 0.3) * min(w, h)
-        img[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = rng.uniform(0, 255, 3)
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
 @pytest.fixture
@@ -75,7 +64,7 @@ def photos(tmp_path):
     d = tmp_path / "photos"
     d.mkdir()
     for i in range(4):
-        im = photo(i)
+        im = shapes(i)
         im.save(d / f"p{i}.jpg", quality=92)
         im.resize((240, 180), Image.LANCZOS).save(d / f"p{i}_small.jpg", quality=90)   # a copy
     (d / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")

