@@ -178,12 +178,12 @@ def make_demo(folder: str, n_subjects: int = 12, seed: int = 3):
 
     from PIL import ImageEnhance
 
-    from tests.conftest import photo
+    from tests.conftest import shapes
 
     os.makedirs(os.path.join(folder, "Phone"), exist_ok=True)
     os.makedirs(os.path.join(folder, "Archive"), exist_ok=True)
     for s in range(n_subjects):
-        im = photo(seed * 100 + s, (800, 600), blobs=6, radius=(0.08, 0.25))
+        im = shapes(seed * 100 + s, (800, 600), n=12, max_size=(320, 260))
         name = f"IMG_{2040 + s}"
         im.save(os.path.join(folder, f"{name}.jpg"), quality=92)
         if s % 4 != 3:
