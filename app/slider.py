@@ -36,12 +36,23 @@ class MarkedSlider(QSlider):
         f = p.font()
         f.setPointSizeF(max(6.5, f.pointSizeF() * 0.8))
         p.setFont(f)
+        fm = p.fontMetrics()
+        ticks = []
         for name, (value, color) in self.marks.items():
             pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(round(value * STEPS)), span)
-            x = groove.left() + handle.width() // 2 + pos
+            ticks.append((groove.left() + handle.width() // 2 + pos, name, color))
+        ticks.sort()
+        for i, (x, name, color) in enumerate(ticks):
+            w = fm.horizontalAdvance(name) + 4
+            left = x - w // 2
+            # marks close together: the lower label ends at its tick, the higher one starts at its own
+            if i + 1 < len(ticks) and x + w // 2 > ticks[i + 1][0] - (fm.horizontalAdvance(ticks[i + 1][1]) + 4) // 2:
+                left = x - w + 2
+            elif i > 0 and ticks[i - 1][0] + (fm.horizontalAdvance(ticks[i - 1][1]) + 4) // 2 > left:
+                left = x - 2
             p.setPen(color)
             p.drawLine(x, groove.bottom() + 1, x, groove.bottom() + 6)
-            p.drawText(QRect(x - 40, groove.bottom() + 5, 80, 14), Qt.AlignmentFlag.AlignHCenter, name)
+            p.drawText(QRect(left, groove.bottom() + 5, w, fm.height()), Qt.AlignmentFlag.AlignHCenter, name)
         p.end()
 
 
