@@ -37,18 +37,19 @@ class MarkedSlider(QSlider):
         f.setPointSizeF(max(6.5, f.pointSizeF() * 0.8))
         p.setFont(f)
         fm = p.fontMetrics()
-        ticks = []
+        ticks = []                      # (x of the tick, label width, name, colour), left to right
         for name, (value, color) in self.marks.items():
             pos = QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), int(round(value * STEPS)), span)
-            ticks.append((groove.left() + handle.width() // 2 + pos, name, color))
+            ticks.append((groove.left() + handle.width() // 2 + pos, fm.horizontalAdvance(name) + 4, name, color))
         ticks.sort()
-        for i, (x, name, color) in enumerate(ticks):
-            w = fm.horizontalAdvance(name) + 4
+        # labels are centred on their ticks; where two would overlap, the lower one ends at its
+        # tick and the higher one starts at its own
+        clash = [a[0] + a[1] // 2 > b[0] - b[1] // 2 for a, b in zip(ticks, ticks[1:])]
+        for i, (x, w, name, color) in enumerate(ticks):
             left = x - w // 2
-            # marks close together: the lower label ends at its tick, the higher one starts at its own
-            if i + 1 < len(ticks) and x + w // 2 > ticks[i + 1][0] - (fm.horizontalAdvance(ticks[i + 1][1]) + 4) // 2:
+            if i < len(clash) and clash[i]:
                 left = x - w + 2
-            elif i > 0 and ticks[i - 1][0] + (fm.horizontalAdvance(ticks[i - 1][1]) + 4) // 2 > left:
+            elif i > 0 and clash[i - 1]:
                 left = x - 2
             p.setPen(color)
             p.drawLine(x, groove.bottom() + 1, x, groove.bottom() + 6)

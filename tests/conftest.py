@@ -61,9 +61,8 @@ def tiny_bundle(tmp_path_factory):
     return make_tiny_bundle(str(tmp_path_factory.mktemp("bundle") / "tiny"))
 
 
-def photo(seed, size=(320, 240), blobs=4, radius=(0.1, 0.3)):
-    """A synthetic 'photo': smooth colour field with a few blobs, different for each seed.
-    (Also used by the packaging tests and the benchmarks.)"""
+def photo(seed, size=(320, 240)):
+    """A synthetic 'photo': smooth colour field with a few blobs, different for each seed."""
     rng = np.random.default_rng(seed)
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -71,8 +70,8 @@ def photo(seed, size=(320, 240), blobs=4, radius=(0.1, 0.3)):
     for c in range(3):
         a, b, ph = rng.uniform(-3, 3, 3)
         img[..., c] = 128 + 90 * np.sin(a * xx / w * np.pi + b * yy / h * np.pi + ph)
-    for _ in range(blobs):
-        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(*radius) * min(w, h)
+    for _ in range(4):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.1, 0.3) * min(w, h)
         mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
         img[mask] = rng.uniform(0, 255, 3)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))

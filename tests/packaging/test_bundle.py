@@ -57,8 +57,6 @@ def env(tmp_path):
     return e
 
 
-
-
 @pytest.fixture
 def photos(tmp_path):
     d = tmp_path / "photos"
