@@ -2,9 +2,9 @@
 
     python -m lookalike.trainer.benchmark --bundle DIR --bench /work/bench-eval [--views 8]
 
-Every image is embedded exactly as the engine does it (core.decode.load_rgb with the JPEG
-draft target = the input's short side, optional face crop, core.bundle.to_input, ONNX
-Runtime); all pairs with score (cosine x 100) >= 30 go to pred.json with the bundle's
+Every image is decoded and embedded by the engine's own code (core.scanner.prepare: JPEG
+draft decoding, orientation, optional face crop, core.bundle.to_input; core.embed.Embedder);
+all pairs with score (cosine x 100) >= 30 go to pred.json with the bundle's
 duplicate threshold as the default, and the kit's evaluate.py scores it.
 `--views N` averages the embeddings of N rotations/mirrors of the input (test-time, outside
 the model) to show what orientation averaging would give.
@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,35 +39,26 @@ def _views(a: np.ndarray, n: int):
 
 
 def embed_folder(bundle_dir, folder, views: int = 1, batch: int = 16, threads: int = 2):
-    import onnxruntime as ort
-    from lookalike.core.bundle import load_bundle, to_input
-    from lookalike.core.decode import DecodeError, load_rgb
+    """(file names, unit vectors, bundle): decoded and embedded by the engine's own code."""
+    from lookalike.core.bundle import load_bundle
+    from lookalike.core.embed import Embedder
+    from lookalike.core.scanner import prepare
     b = load_bundle(bundle_dir)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(b.onnx_path), so, providers=["CPUExecutionProvider"])
-    target = min(b.input.size)
+    embedder = Embedder(b, threads=threads)
     names = sorted(p for p in os.listdir(folder) if not p.startswith("."))
     inputs, kept = [], []
     for n in names:
-        try:
-            im = load_rgb(os.path.join(folder, n), target=target)
-        except DecodeError as exc:
-            print(f"skip {n}: {exc}", file=sys.stderr)
+        _, x, _, _, _, error = prepare(0, os.path.join(folder, n), b)
+        if error is not None:
+            print(f"skip {n}: {error}", file=sys.stderr)
             continue
-        if b.preprocess == "face":
-            from lookalike.core.faces import crop_largest_face
-            im = crop_largest_face(im)
-        inputs.append(to_input(im, b.input))
+        inputs.append(_views(x, views))
         kept.append(n)
     vecs = []
     for i in range(0, len(inputs), batch):
         chunk = inputs[i:i + batch]
-        per_view = []
-        for v in range(views):
-            x = np.stack([np.ascontiguousarray(_views(a, views)[v]) for a in chunk])
-            per_view.append(sess.run(None, {sess.get_inputs()[0].name: x})[0])
-        e = np.mean(per_view, axis=0)
+        e = np.mean([embedder.embed_arrays(np.stack([per_image[v] for per_image in chunk]))
+                     for v in range(views)], axis=0)
         vecs.append(e / np.linalg.norm(e, axis=1, keepdims=True))
     return kept, np.concatenate(vecs).astype(np.float32), b
 
@@ -80,7 +72,8 @@ def score(bundle_dir, bench, out_dir=None, views: int = 1, threshold: float | No
     keep = sim[iu] >= MIN_SCORE
     pairs = [[names[i], names[j], round(float(s), 3)]
              for i, j, s in zip(iu[0][keep], iu[1][keep], sim[iu][keep])]
-    out_dir = Path(out_dir or bundle_dir)
+    # never the bundle folder itself: a shipped bundle must not collect benchmark files
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="lookalike-bench-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"-views{views}" if views != 1 else ""
     pred = out_dir / f"bench_pred{tag}.json"
@@ -117,7 +110,7 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--bench", required=True, help="folder with images/ and truth.json")
-    ap.add_argument("--out", help="where pred/eval files go (default: the bundle folder)")
+    ap.add_argument("--out", help="where pred/eval files go (default: a new temporary folder)")
     ap.add_argument("--views", type=int, default=1, choices=(1, 2, 4, 8))
     ap.add_argument("--threshold", type=float, help="default threshold (default: the bundle's)")
     a = ap.parse_args(argv)

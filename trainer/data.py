@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 FULL = (0.0, 0.0, 1.0, 1.0)
 CAPTIONS = ["2019-07-14", "(c) Photo Studio", "IMG_0001", "Best wishes", "copy", "www.site.net",
             "Day 2", "PROOF", "#travel", "Holidays", "Draft v2", "Mom & Dad"]
@@ -36,9 +35,10 @@ ORIENTS = [None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Tr
 
 
 def list_images(folder) -> list[Path]:
-    folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """The photos under `folder` as the engine finds them (core.discover: by content too,
+    hidden and system folders skipped)."""
+    from lookalike.core.discover import FileEntry, walk
+    return sorted(Path(e.path) for e in walk([folder]) if isinstance(e, FileEntry))
 
 
 def list_photos(data) -> list[Path]:
@@ -110,6 +110,15 @@ class Identity:
             return False
         a, b = self.box, other.box
         return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def ignore_mask(ids: list[Identity], labels: np.ndarray) -> np.ndarray:
+    """[n_items, n_items]: True where two items' identities overlap (neither positive nor
+    negative); `labels` maps each item to its identity."""
+    n = len(ids)
+    rel = np.array([[i != j and ids[i].overlaps(ids[j]) for j in range(n)] for i in range(n)],
+                   dtype=bool).reshape(n, n)
+    return rel[labels][:, labels]
 
 
 def region_pair(rng: random.Random, w: int, h: int):
@@ -290,13 +299,8 @@ class Sampler:
             for _ in range(self.K):
                 xs.append(self.render(ident, self.rng))
                 labels.append(li)
-        n = len(ids)
-        rel = np.zeros((n, n), dtype=bool)
-        for i in range(n):
-            for j in range(n):
-                rel[i, j] = i != j and ids[i].overlaps(ids[j])
         lab = np.asarray(labels)
-        return np.stack(xs), lab, rel[lab][:, lab]
+        return np.stack(xs), lab, ignore_mask(ids, lab)
 
 
 def validation_set(cache: SourceCache, cfg: dict, spec, source_ids, seed: int,
@@ -332,8 +336,5 @@ def validation_set(cache: SourceCache, cfg: dict, spec, source_ids, seed: int,
             for _ in range(int(cfg["data"]["val_copies"])):
                 xs.append(s.render(ident, rng, augment=True))
                 labels.append(li)
-    n = len(ids)
-    rel = np.array([[i != j and ids[i].overlaps(ids[j]) for j in range(n)] for i in range(n)],
-                   dtype=bool).reshape(n, n)
     lab = np.asarray(labels)
-    return np.stack(xs), lab, rel[lab][:, lab], ids
+    return np.stack(xs), lab, ignore_mask(ids, lab), ids

@@ -53,10 +53,10 @@ def parity(model, onnx_path, size, n: int = 4, seed: int = 0) -> float:
     return diff
 
 
-def write_bundle(out_dir, files: dict, manifest: dict, extra_dirs: dict | None = None):
+def write_bundle(out_dir, files: dict, manifest: dict):
     """Atomically (re)place `out_dir` with a folder holding model.json and the given files.
 
-    `files` maps a name in the bundle to a source path (copied) or bytes/str (written).
+    `files` maps a name in the bundle to a source path (copied) or bytes (written).
     The bundle is assembled in a temporary sibling folder and renamed into place, so a
     reader sees either the old bundle or the complete new one.
     """
@@ -68,8 +68,6 @@ def write_bundle(out_dir, files: dict, manifest: dict, extra_dirs: dict | None =
             dst = tmp / name
             if isinstance(src, (bytes, bytearray)):
                 dst.write_bytes(src)
-            elif isinstance(src, str) and not os.path.exists(src):
-                dst.write_text(src, encoding="utf-8")
             else:
                 shutil.copy2(src, dst)
         (tmp / "model.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lookalike.core.bundle import InputSpec
+
 
 class GeM(nn.Module):
     """Generalised-mean pooling over H, W: (mean x^p)^(1/p); p=1 is average, p->inf max."""
@@ -94,8 +96,6 @@ def _d4_views(x, views: int):
     return rots + [torch.flip(r, dims=(3,)) for r in rots]
 
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)   # core.bundle.InputSpec's defaults
-IMAGENET_STD = (0.229, 0.224, 0.225)
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -120,14 +120,13 @@ class EmbeddingNet(nn.Module):
         # gray: the network sees only the luminance (ITU-R 601, as Pillow's "L"), so a
         # grayscale copy is exactly its original; the input stays normalised RGB
         self.gray = gray
-        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        spec = InputSpec                   # the trainer always uses the default normalisation
+        self.register_buffer("_mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_luma", torch.tensor(LUMA).view(1, 3, 1, 1), persistent=False)
-        self._frozen = 0
 
     def freeze(self, n_stages: int):
         """Freeze the first n stages (weights and batch-norm statistics)."""
-        self._frozen = n_stages
         for i, st in enumerate(self.backbone.stages()):
             for p in st.parameters():
                 p.requires_grad = i >= n_stages

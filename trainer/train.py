@@ -66,7 +66,7 @@ def finish_bundle(model, cfg, out, *, name, thresholds, metrics, trained_on,
         if not diff < PARITY_LIMIT:
             raise ValueError(f"ONNX parity check failed: max abs diff {diff:.3g} >= {PARITY_LIMIT}")
         metrics = dict(metrics, onnx_parity_max_abs_diff=diff)
-        files = {"model.onnx": str(onnx_path), "config.toml": dump_toml(cfg)}
+        files = {"model.onnx": str(onnx_path), "config.toml": dump_toml(cfg).encode("utf-8")}
         files.update(report_files or {})
         if checkpoint is not None:
             ck = Path(tmp) / "checkpoint.pt"
@@ -133,14 +133,11 @@ def prepare_data(cfg, data):
     if len(groups) < 2:
         raise ValueError(f"{data}: need at least 2 identity subfolders with photos "
                          "(or use --no-labels)")
-    paths, owner = [], []
-    for name, ps in groups.items():
-        paths += ps
-        owner += [name] * len(ps)
-    cache = SourceCache(paths, int(d["cache_side"]), faces=bool(d["faces"]))
+    owner = {str(p): name for name, ps in groups.items() for p in ps}
+    cache = SourceCache(list(owner), int(d["cache_side"]), faces=bool(d["faces"]))
     by_name: dict[str, list[int]] = {}
-    for i, p in enumerate(cache.paths):
-        by_name.setdefault(owner[paths.index(Path(p))], []).append(i)
+    for i, p in enumerate(cache.paths):              # unreadable photos are not in the cache
+        by_name.setdefault(owner[p], []).append(i)
     names = sorted(by_name)
     tr, va = _split(names, float(d["val_fraction"]), seed)
     return (cache, [], [], {n: tuple(by_name[n]) for n in tr},
