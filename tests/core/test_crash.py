@@ -49,6 +49,11 @@ def check_catalog(lib):
     db = sqlite3.connect(os.path.join(lib, "catalog.sqlite"))
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "vectors" not in tables:
+            # killed before the schema's first commit: the schema is all or nothing
+            assert not tables, tables
+            return 0
         return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
     finally:
         db.close()
