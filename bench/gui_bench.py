@@ -23,8 +23,10 @@ import time
 T0 = time.perf_counter()
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -110,6 +112,7 @@ def child(lib_dir: str, moves: int) -> dict:
 
     app = QApplication(["lookalike-bench"])
     cfg = tempfile.mkdtemp(prefix="lookalike-bench-cfg-")
+    atexit.register(shutil.rmtree, cfg, True)
     settings = Settings.load(os.path.join(cfg, "gui.json"))
     settings.thumb_cache_dir = os.path.join(cfg, "thumbs")
     win = MainWindow(settings, library_dir=lib_dir)
@@ -211,6 +214,14 @@ def main(argv=None):
         print(make_demo(args.demo))
         return 0
     lib_dir = args.keep or tempfile.mkdtemp(prefix="lookalike-bench-lib-")
+    try:
+        return _measure(args, lib_dir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(lib_dir, ignore_errors=True)
+
+
+def _measure(args, lib_dir: str) -> int:
     made = None
     if not os.path.isfile(os.path.join(lib_dir, "catalog.sqlite")):
         made = synthesize(lib_dir, args.photos)

@@ -178,20 +178,24 @@ def report_md(report: dict) -> str:
     return "\n".join(lines)
 
 
+
+def report_images(emb, labels, ignore, thresholds) -> dict:
+    """The ROC and score-histogram plots as PNG bytes, for the model bundle (no files left behind)."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="lookalike-report-") as tmp:
+        plots(emb, labels, ignore, thresholds, Path(tmp))
+        return {name: (Path(tmp) / name).read_bytes() for name in ("roc.png", "scores.png")}
+
 def calibrate_on_data(model, cfg, data):
     """For --export-pretrained with DATA: calibrate thresholds on a validation set built from
     the data (no training). Returns (thresholds, metrics, report files)."""
-    import tempfile
     from .train import build_eval_set, input_spec
     xv, lv, iv, _ = build_eval_set(cfg, data, input_spec(cfg), all_photos=True)
     emb = embed(model, xv)
     m = metrics(emb, lv, iv, cfg["thresholds"])
     thresholds = m.pop("thresholds")
-    tmp = Path(tempfile.mkdtemp(prefix="lookalike-report-"))
-    plots(emb, lv, iv, thresholds, tmp)
     rep = {"name": f"{cfg['model']['backbone']} ImageNet + GeM (no metric training)",
            "trained_on": "ImageNet classification weights only", "input_size": cfg["model"]["input_size"],
            "embedding_dim": int(emb.shape[1]), "backbone": cfg["model"]["backbone"],
            "views": int(cfg["model"]["views"]) or 1, "thresholds": thresholds, "validation": m}
-    files = {"roc.png": str(tmp / "roc.png"), "scores.png": str(tmp / "scores.png")}
-    return thresholds, {"validation": m}, files, rep
+    return thresholds, {"validation": m}, report_images(emb, lv, iv, thresholds), rep

@@ -188,7 +188,7 @@ def make_checkpoint(model, cfg, metrics, half=True):
 def train(cfg, data, out, argv=None):
     from pytorch_metric_learning import distances, losses, miners
     from .data import Sampler, validation_set
-    from .evaluate import embed, metrics as val_metrics, plots, report_md
+    from .evaluate import embed, metrics as val_metrics, report_images, report_md
 
     t_start = time.time()
     seed = int(cfg["seed"])
@@ -315,9 +315,6 @@ def train(cfg, data, out, argv=None):
     thresholds = final.pop("thresholds")
     emit(event="evaluate", val=_short(final), thresholds=thresholds)
 
-    import tempfile as _tf
-    rep_dir = Path(_tf.mkdtemp(prefix="lookalike-report-"))
-    plots(emb, lv, iv, thresholds, rep_dir)
     kind = "no labels (self-supervised: photos and crop regions as identities)" if cfg["data"]["no_labels"] \
         else "labelled identity folders"
     trained_on = (f"{n_train} training {'photos' if cfg['data']['no_labels'] else 'identities'} from "
@@ -337,7 +334,7 @@ def train(cfg, data, out, argv=None):
     metrics_out = {"validation": _short(final), "validation_before": _short(before),
                    "training_seconds": round(seconds, 1), "best_epoch": best[1]}
     ckpt = make_checkpoint(model, cfg, metrics_out) if cfg["train"].get("save_checkpoint", True) else None
-    files = {"roc.png": str(rep_dir / "roc.png"), "scores.png": str(rep_dir / "scores.png")}
+    files = report_images(emb, lv, iv, thresholds)
     # parity is known only after export: write the report, then patch it in
     diff = finish_bundle(model, cfg, out, name=name, thresholds=thresholds, metrics=metrics_out,
                          trained_on=trained_on, report_files=files, checkpoint=ckpt)
