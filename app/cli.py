@@ -101,7 +101,7 @@ def _progress_bar(quiet):
     from tqdm import tqdm
     state = {"stage": None, "bar": None}
     labels = {"discover": "finding photos", "hash": "exact copies", "embed": "reading photos",
-              "index": "indexing", "neighbours": "matching"}
+              "index": "indexing", "neighbours": "matching", "verify": "checking pairs"}
 
     def on_progress(ev):
         if ev.stage != state["stage"]:

@@ -38,7 +38,8 @@ from .workers import JobRunner
 log = logging.getLogger(__name__)
 
 STAGES = {"discover": "Finding photos", "hash": "Finding exact copies", "embed": "Reading photos",
-          "index": "Indexing", "neighbours": "Matching", "group": "Grouping"}
+          "index": "Indexing", "neighbours": "Matching", "verify": "Checking pairs",
+          "group": "Grouping"}
 RULE_LABELS = {"highest_resolution": "keep the highest resolution", "largest": "keep the largest file",
                "oldest": "keep the oldest", "newest": "keep the newest",
                "protected": "keep the one in a protected folder"}

@@ -16,7 +16,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class CatalogError(Exception):
@@ -67,6 +67,15 @@ CREATE TABLE IF NOT EXISTS scans (
     model_key TEXT NOT NULL,
     found INTEGER, added INTEGER, changed INTEGER, removed INTEGER, embedded INTEGER, failed INTEGER
 )
+""",
+    2: """
+CREATE TABLE IF NOT EXISTS pair_checks (
+    a INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    b INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    inliers INTEGER NOT NULL,
+    PRIMARY KEY (a, b)
+);
+CREATE INDEX IF NOT EXISTS pair_checks_b ON pair_checks(b)
 """,
 }
 
@@ -201,6 +210,7 @@ class Catalog:
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=NULL, width=NULL, height=NULL, "
                         "taken_at=NULL, error=NULL WHERE id=?", (size, mtime_ns, file_id))
         self.db.execute("DELETE FROM vectors WHERE file_id=?", (file_id,))
+        self.db.execute("DELETE FROM pair_checks WHERE a=? OR b=?", (file_id, file_id))
 
     def delete_files(self, ids):
         ids = list(ids)
@@ -337,6 +347,17 @@ class Catalog:
             self.db.execute("DELETE FROM edge_sets")
         else:
             self.db.execute("DELETE FROM edge_sets WHERE model_key=?", (model_key,))
+
+    # -- geometric checks (core.verify), keyed by file ids with a < b ---------------------
+    def pair_checks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.db.execute("SELECT a, b, inliers FROM pair_checks").fetchall()
+        arr = np.asarray(rows, np.int64).reshape(-1, 3)
+        return arr[:, 0], arr[:, 1], arr[:, 2]
+
+    def put_pair_checks(self, rows):
+        """rows: (a, b, inliers) with a < b."""
+        self.db.executemany("INSERT OR REPLACE INTO pair_checks VALUES (?, ?, ?)",
+                            [(int(a), int(b), int(g)) for a, b, g in rows])
 
     # -- "not a duplicate" --------------------------------------------------------------
     def add_not_duplicate(self, a, b):

@@ -159,6 +159,7 @@ class Library:
     def rebuild_neighbours(self, bundle: Bundle, progress=None, cancel=None):
         scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),
                             bundle.embedding_dim, progress, cancel, force=True)
+        scanner.verify_edges(self.catalog, self.model_key(bundle), bundle.thresholds, progress, cancel)
 
     # -- grouping -------------------------------------------------------------------------
     def grouper(self, bundle: Bundle) -> Grouper:
@@ -169,7 +170,7 @@ class Library:
         a, b, s, _ = edges
         ids = self.catalog.vector_labels(key)[1]
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
-        a, b, s = a[live], b[live], s[live]
+        a, b, s = a[live], b[live], verified_scores(self.catalog, a[live], b[live], s[live], bundle.thresholds)
         ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
         not_dup = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
                    if x in ids_by_path and y in ids_by_path]
@@ -214,6 +215,23 @@ class Library:
         return out[:k]
 
 
+def verified_scores(catalog, a, b, s, thresholds) -> np.ndarray:
+    """Edge scores after the stored geometric checks (core.verify.adjust); unchecked edges keep
+    their embedding score."""
+    from . import verify
+    ca, cb, cg = catalog.pair_checks()
+    g = np.full(len(s), verify.INCONCLUSIVE, np.int64)
+    if len(ca) and len(s):
+        keys = ca * (1 << 32) + cb
+        order = np.argsort(keys)
+        keys, cg = keys[order], cg[order]
+        q = np.asarray(a, np.int64) * (1 << 32) + np.asarray(b, np.int64)
+        pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        hit = keys[pos] == q
+        g[hit] = cg[pos[hit]]
+    return verify.adjust(s, g, thresholds)
+
+
 def _full(stored):
     from .hashing import full_of
     return full_of(stored)
@@ -236,7 +254,15 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
             raise decode.DecodeError(f"{p}: {err}")
         vecs.append(arr)
     v = embedder.embed_arrays(np.stack(vecs))
-    return float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
+    score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
+    from . import verify
+    if verify.floor(bundle.thresholds) <= score < 100.0:
+        try:
+            g = verify.check(verify.features(a), verify.features(b))
+        except decode.DecodeError:
+            g = verify.UNREADABLE
+        score = float(verify.adjust(np.float32([score]), np.int64([g]), bundle.thresholds)[0])
+    return score
 
 
 def verdict(score: float, bundle: Bundle, threshold: float | None = None, identical: bool = False) -> str:

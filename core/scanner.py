@@ -40,6 +40,7 @@ class ScanStats:
     failed: int = 0
     hashed: int = 0
     index_rebuilt: bool = False
+    verified: int = 0
     problems: list = field(default_factory=list)
 
 
@@ -191,6 +192,82 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
     return True
 
 
+CHECKS_PER_PHOTO = 8       # a pair is checked if it is among the 8 best of either photo: bounds the
+                           # cost at 8 checks per photo in libraries full of look-alikes
+VERIFY_CHUNK = 256         # pairs checked (and committed) at a time
+FEATURE_CACHE = 4096       # images whose keypoints are kept between chunks (about 80 KB each)
+
+
+def _top_per_photo(a, b, s, k):
+    """Mask of the edges that are among the k highest-scoring edges of either endpoint."""
+    n = len(s)
+    node = np.concatenate([a, b])
+    edge = np.concatenate([np.arange(n), np.arange(n)])
+    order = np.lexsort((-np.concatenate([s, s]), node))
+    node, edge = node[order], edge[order]
+    start = np.r_[0, np.flatnonzero(node[1:] != node[:-1]) + 1] if n else np.zeros(0, np.int64)
+    rank = np.arange(2 * n) - np.repeat(start, np.diff(np.r_[start, 2 * n]))
+    keep = np.zeros(n, bool)
+    keep[edge[rank < k]] = True
+    return keep
+
+
+def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, workers=2):
+    """Run the geometric check (core.verify) on every stored edge at or above the model's check
+    floor that has no result yet. Results are kept per pair of files until either file changes,
+    so a rescan checks only new pairs. Returns the number of pairs checked."""
+    from . import verify
+    edges = catalog.edges(model_key)
+    if edges is None:
+        return 0
+    a, b, s, _ = edges
+    want = (s >= verify.floor(thresholds)) & (s < 100.0)
+    a, b, s = a[want], b[want], s[want]
+    keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO)
+    a, b = a[keep], b[keep]
+    ca, cb, _ = catalog.pair_checks()
+    if len(ca) and len(a):
+        done = np.isin(a * (1 << 32) + b, ca * (1 << 32) + cb)
+        a, b = a[~done], b[~done]
+    rep = Reporter("verify", len(a), progress, cancel)
+    rep.start()
+    if not len(a):
+        return 0
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    paths = {r.id: r.path for r in catalog.files(np.union1d(a, b).tolist())}
+    cache: dict[int, object] = {}
+
+    def feats(fid):
+        try:
+            return fid, verify.features(paths[fid])
+        except (decode.DecodeError, KeyError):
+            return fid, None
+        except Exception:  # a photo must never stop the scan
+            log.exception("geometric check: cannot read %s", paths.get(fid))
+            return fid, None
+
+    def pair(i):
+        fa, fb = cache[int(a[i])], cache[int(b[i])]
+        if fa is None or fb is None:
+            return verify.UNREADABLE
+        return verify.check(fa, fb)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
+        for start in range(0, len(a), VERIFY_CHUNK):
+            idx = range(start, min(start + VERIFY_CHUNK, len(a)))
+            need = {int(x) for i in idx for x in (a[i], b[i])} - cache.keys()
+            if len(cache) + len(need) > FEATURE_CACHE:
+                cache.clear()
+                need = {int(x) for i in idx for x in (a[i], b[i])}
+            cache.update(pool.map(feats, sorted(need)))
+            results = list(pool.map(pair, idx))
+            with catalog.transaction():
+                catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)])
+            rep.tick(len(idx))
+    return len(a)
+
+
 def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,
              exclude=(), retry_errors=False):
     stats = ScanStats()
@@ -204,6 +281,7 @@ def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=N
             and catalog.edges(model_key) is not None):   # else the stored edges stand
         build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
         stats.index_rebuilt = index.rebuilt
+    stats.verified = verify_edges(catalog, model_key, embedder.bundle.thresholds, progress, cancel, workers)
     with catalog.transaction():
         catalog.record_scan(started, time.time(), model_key, stats)
     return stats

@@ -1,0 +1,142 @@
+"""The geometric check: copies are confirmed, other pixels that look alike are refuted, and the
+scores the user sees follow."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from lookalike.app.cli import main
+from lookalike.core import verify
+from lookalike.core.library import Library
+
+from ..conftest import photo
+
+THRESHOLDS = {"duplicate": 90.0, "similar": 80.0}
+
+
+def textured(seed, size=(960, 720), base=7):
+    """A smooth colour field (the same for every seed with the same `base`) under many small
+    random marks (different for each seed): alike to a global embedding, not the same pixels."""
+    rng = np.random.default_rng(seed)
+    img = np.asarray(photo(base, size), np.float32).copy()
+    w, h = size
+    for _ in range(2500):
+        x, y = rng.integers(0, w - 14), rng.integers(0, h - 14)
+        dx, dy = rng.integers(3, 14, 2)
+        img[y:y + dy, x:x + dx] += rng.uniform(-70, 70)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def jpeg(im, q=85):
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=q)
+    buf.seek(0)
+    return Image.open(buf)
+
+
+@pytest.fixture(scope="module")
+def original():
+    return textured(1)
+
+
+def inliers(a, b):
+    return verify.check(verify.features_of_image(a), verify.features_of_image(b))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda im: jpeg(im.resize((480, 360)), 70),
+    lambda im: jpeg(im.crop((100, 80, 780, 610)).rotate(90, expand=True)),      # half the area, on its side
+    lambda im: jpeg(ImageOps.mirror(im)),
+    lambda im: jpeg(ImageOps.autocontrast(ImageOps.grayscale(im), cutoff=5)),
+    lambda im: jpeg(im.rotate(180).rotate(3, expand=False)),
+], ids=["resized", "cropped+rot90", "mirrored", "grayscale", "rot180+tilt"])
+def test_copies_are_confirmed(original, edit):
+    assert inliers(original, edit(original)) >= verify.CONFIRM
+
+
+def test_other_part_of_the_same_picture_is_refuted(original):
+    left, right = original.crop((0, 0, 420, 720)), original.crop((540, 0, 960, 720))
+    g = inliers(left, right)
+    assert 0 <= g < verify.REFUTE                         # refuted, not "inconclusive"
+
+
+def test_same_look_different_marks_is_refuted(original):
+    assert 0 <= inliers(original, textured(2)) < verify.REFUTE
+
+
+def test_flat_pictures_are_inconclusive_not_refuted():
+    a = Image.new("RGB", (640, 480), (120, 140, 160))
+    b = Image.new("RGB", (640, 480), (121, 139, 161))
+    assert inliers(a, b) == verify.INCONCLUSIVE
+
+
+def test_adjust_moves_confirmed_up_refuted_down_and_keeps_the_rest():
+    floor = verify.floor(THRESHOLDS)
+    assert floor == 70.0
+    s = np.float32([95, 85, 75, 95, 85, 75, 95, 60, 60, 100])
+    g = np.int64([200, 40, 25, 3, 0, 5, verify.INCONCLUSIVE, 200, 0, 3])
+    out = verify.adjust(s, g, THRESHOLDS)
+    up, down = out[:3], out[3:6]
+    assert (up >= 90).all() and (np.diff(up) < 0).all() and (up >= s[:3]).all()
+    assert (down < 90).all() and (down <= s[3:6]).all() and (down[:2] >= 80).all()
+    assert out[6] == s[6]                                 # inconclusive: the embedding decides
+    assert (out[7:9] == s[7:9]).all()                     # below the floor: not checked, unchanged
+    assert out[9] < 90                                    # even a perfect embedding score
+
+
+def test_scan_holds_a_look_alike_below_the_duplicate_threshold(tmp_path, tiny_bundle, capsys, original):
+    """End to end with the tiny test model, which sees only a 4x4 colour thumbnail: to it the
+    look-alike is as close as the real copy, and only the geometric check tells them apart."""
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    jpeg(original.resize((720, 540)), 80).save(album / "a-small.jpg", quality=80)
+    textured(2).save(album / "look-alike.jpg", quality=92)
+    lib_dir = tmp_path / "lib"
+    assert main(["-q", "--library", str(lib_dir), "--model", tiny_bundle, "scan", str(album)]) == 0
+    capsys.readouterr()
+    with Library(lib_dir) as lib:
+        bundle = lib.bundle()
+        raw = lib.catalog.edges(lib.model_key(bundle))[2]
+        assert (raw >= bundle.thresholds["duplicate"]).sum() == 3        # the embedding alone: one group of 3
+        groups = lib.describe_groups(lib.grouper(bundle).groups(bundle.thresholds["duplicate"]))
+    names = [sorted(m.path.rsplit("/", 1)[-1] for m in g) for g in groups]
+    assert names == [["a-small.jpg", "a.jpg"]]
+    assert main(["--library", str(lib_dir), "--model", tiny_bundle, "compare", str(album / "a.jpg"),
+                 str(album / "look-alike.jpg"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "similar" and out["score"] < out["threshold"]
+
+
+def test_checks_are_kept_until_a_file_changes(tmp_path, tiny_bundle, original):
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    original.resize((720, 540)).save(album / "b.jpg", quality=80)
+    textured(2).save(album / "c.jpg", quality=92)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(tiny_bundle)
+        first = lib.scan([album], bundle=bundle)
+        assert first.verified == 3
+        assert lib.scan([album], bundle=bundle).verified == 0          # nothing changed: nothing re-checked
+        original.resize((640, 480)).save(album / "b.jpg", quality=70)       # edited again
+        again = lib.scan([album], bundle=bundle)
+        assert again.changed == 1 and again.verified == 2              # only the changed file's pairs
+        a, b, g = lib.catalog.pair_checks()
+        assert len(g) == 3 and (g >= 0).all()
+
+
+def test_checks_per_photo_are_bounded_by_its_best_edges():
+    from lookalike.core.scanner import _top_per_photo
+    # photo 0 has five neighbours; with k=2 only its two best edges are kept, unless the edge
+    # is among the best two of the other photo
+    a = np.int64([0, 0, 0, 0, 0, 5, 5, 5])
+    b = np.int64([1, 2, 3, 4, 5, 6, 7, 8])
+    s = np.float32([90, 95, 80, 85, 70, 99, 98, 97])
+    keep = _top_per_photo(a, b, s, 2)
+    # (0,1) and (0,2): best of photo 0; (0,3), (0,4): only edge of photos 3 and 4; (0,5): photo 5
+    # has better edges and so does photo 0; (5,6), (5,7): best of 5; (5,8): only edge of 8
+    assert keep.tolist() == [True, True, True, True, False, True, True, True]
+    assert _top_per_photo(a[:0], b[:0], s[:0], 2).tolist() == []
