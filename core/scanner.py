@@ -221,7 +221,8 @@ def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, wor
     if edges is None:
         return 0
     a, b, s, _ = edges
-    want = (s >= verify.floor(thresholds)) & (s < 100.0)
+    live = catalog.vector_labels(model_key)[1]        # files moved or trashed since the edges were built
+    want = (s >= verify.floor(thresholds)) & (s < 100.0) & np.isin(a, live) & np.isin(b, live)
     a, b, s = a[want], b[want], s[want]
     keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO)
     a, b = a[keep], b[keep]

@@ -140,3 +140,23 @@ def test_checks_per_photo_are_bounded_by_its_best_edges():
     # has better edges and so does photo 0; (5,6), (5,7): best of 5; (5,8): only edge of 8
     assert keep.tolist() == [True, True, True, True, False, True, True, True]
     assert _top_per_photo(a[:0], b[:0], s[:0], 2).tolist() == []
+
+
+def test_files_forgotten_since_the_last_scan_are_not_checked(tmp_path, tiny_bundle, original):
+    """A move out of the library makes the catalog forget a file without touching the stored
+    neighbours; the next scan must check only pairs of files it still knows."""
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    original.resize((720, 540)).save(album / "b.jpg", quality=80)
+    textured(2).save(album / "c.jpg", quality=92)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(tiny_bundle)
+        lib.scan([album], bundle=bundle)
+        gone = lib.catalog.file_by_path(str(album / "b.jpg"))
+        with lib.catalog.transaction():
+            lib.catalog.delete_files([gone.id])           # what a move to another folder does
+        (album / "b.jpg").rename(tmp_path / "b.jpg")
+        assert lib.scan([album], bundle=bundle).verified == 0
+        a, b, _ = lib.catalog.pair_checks()
+        assert gone.id not in set(a.tolist()) | set(b.tolist())
