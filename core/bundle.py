@@ -38,6 +38,14 @@ class Bundle:
     metrics: dict = field(default_factory=dict)
     trained_on: str = ""
     model_id: str = ""                   # SHA-256 of model.onnx
+    matches: str = "copies"              # "copies": the same picture; "subjects": the same person/thing
+
+    @property
+    def geometric_check(self) -> bool:
+        """Whether the engine's geometric check (core.verify) applies: a model that matches
+        copies of a picture, on whole photos. A model trained on labelled subjects (or faces)
+        matches different photos of one subject, which the check would wrongly refute."""
+        return self.matches == "copies" and self.preprocess == "whole"
 
     @property
     def onnx_path(self) -> Path:
@@ -46,7 +54,8 @@ class Bundle:
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "id": self.model_id,
                 "path": str(self.path), "preprocess": self.preprocess,
-                "embedding_dim": self.embedding_dim, "thresholds": dict(self.thresholds)}
+                "embedding_dim": self.embedding_dim, "matches": self.matches,
+                "thresholds": dict(self.thresholds)}
 
 
 def file_sha256(path) -> str:
@@ -84,11 +93,14 @@ def load_bundle(path) -> Bundle:
                         embedding_dim=int(meta["embedding_dim"]),
                         preprocess=str(meta.get("preprocess", "whole")),
                         thresholds=thresholds, metrics=meta.get("metrics", {}),
-                        trained_on=str(meta.get("trained_on", "")))
+                        trained_on=str(meta.get("trained_on", "")),
+                        matches=str(meta.get("matches", "copies")))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise BundleError(f"model bundle {path} has a broken model.json: {exc}") from None
     if bundle.preprocess not in ("whole", "face"):
         raise BundleError(f"model bundle {path}: unknown preprocess {bundle.preprocess!r}")
+    if bundle.matches not in ("copies", "subjects"):
+        raise BundleError(f"model bundle {path}: unknown matches {bundle.matches!r} (copies or subjects)")
     if os.path.getsize(onnx_file) < 64:
         raise BundleError(f"model bundle {path}: model.onnx is truncated or empty")
     bundle.model_id = file_sha256(onnx_file)

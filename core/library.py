@@ -159,7 +159,8 @@ class Library:
     def rebuild_neighbours(self, bundle: Bundle, progress=None, cancel=None):
         scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),
                             bundle.embedding_dim, progress, cancel, force=True)
-        scanner.verify_edges(self.catalog, self.model_key(bundle), bundle.thresholds, progress, cancel)
+        if bundle.geometric_check:
+            scanner.verify_edges(self.catalog, self.model_key(bundle), bundle.thresholds, progress, cancel)
 
     # -- grouping -------------------------------------------------------------------------
     def grouper(self, bundle: Bundle) -> Grouper:
@@ -170,7 +171,9 @@ class Library:
         a, b, s, _ = edges
         ids = self.catalog.vector_labels(key)[1]
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
-        a, b, s = a[live], b[live], verified_scores(self.catalog, a[live], b[live], s[live], bundle.thresholds)
+        a, b, s = a[live], b[live], s[live]
+        if bundle.geometric_check:
+            s = verified_scores(self.catalog, a, b, s, bundle.thresholds)
         ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
         not_dup = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
                    if x in ids_by_path and y in ids_by_path]
@@ -256,7 +259,7 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     v = embedder.embed_arrays(np.stack(vecs))
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     from . import verify
-    if verify.floor(bundle.thresholds) <= score < 100.0:
+    if bundle.geometric_check and verify.floor(bundle.thresholds) <= score < 100.0:
         try:
             g = verify.check(verify.features(a), verify.features(b))
         except decode.DecodeError:

@@ -282,7 +282,8 @@ def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=N
             and catalog.edges(model_key) is not None):   # else the stored edges stand
         build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
         stats.index_rebuilt = index.rebuilt
-    stats.verified = verify_edges(catalog, model_key, embedder.bundle.thresholds, progress, cancel, workers)
+    if embedder.bundle.geometric_check:
+        stats.verified = verify_edges(catalog, model_key, embedder.bundle.thresholds, progress, cancel, workers)
     with catalog.transaction():
         catalog.record_scan(started, time.time(), model_key, stats)
     return stats

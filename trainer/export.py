@@ -88,9 +88,9 @@ def write_bundle(out_dir, files: dict, manifest: dict):
     return out_dir
 
 
-def manifest(name, version, spec, dim, preprocess, thresholds, metrics, trained_on):
+def manifest(name, version, spec, dim, preprocess, thresholds, metrics, trained_on, matches="copies"):
     return {
-        "name": name, "version": version,
+        "name": name, "version": version, "matches": matches,
         "input": {"size": list(spec.size), "mean": list(spec.mean), "std": list(spec.std),
                   "layout": "NCHW", "color": "RGB"},
         "embedding_dim": int(dim), "normalized": True, "preprocess": preprocess,

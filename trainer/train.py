@@ -73,8 +73,10 @@ def finish_bundle(model, cfg, out, *, name, thresholds, metrics, trained_on,
             torch.save(checkpoint, ck)
             files["checkpoint.pt"] = str(ck)
         preprocess = "face" if cfg["data"]["faces"] else "whole"
+        # labelled folders teach "the same subject"; no-label training teaches "the same picture"
+        matches = "copies" if cfg["data"]["no_labels"] else "subjects"
         man = manifest(name, "1", spec, model.embedding_dim, preprocess, thresholds,
-                       metrics, trained_on)
+                       metrics, trained_on, matches=matches)
         write_bundle(out, files, man)
     return diff
 

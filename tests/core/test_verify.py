@@ -110,6 +110,25 @@ def test_scan_holds_a_look_alike_below_the_duplicate_threshold(tmp_path, tiny_bu
     assert out["verdict"] == "similar" and out["score"] < out["threshold"]
 
 
+def test_a_subject_model_is_not_checked(tmp_path, tiny_bundle, original):
+    """A model trained on labelled subjects matches different photos of one subject; the
+    geometric check would wrongly hold them apart, so it is off for such a model."""
+    import shutil
+    subjects = tmp_path / "subjects-model"
+    shutil.copytree(tiny_bundle, subjects)
+    meta = json.loads((subjects / "model.json").read_text())
+    (subjects / "model.json").write_text(json.dumps(dict(meta, matches="subjects")))
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    textured(2).save(album / "look-alike.jpg", quality=92)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(subjects)
+        assert lib.scan([album], bundle=bundle).verified == 0
+        groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
+        assert len(groups) == 1 and len(groups[0].ids) == 2
+
+
 def test_checks_are_kept_until_a_file_changes(tmp_path, tiny_bundle, original):
     album = tmp_path / "album"
     album.mkdir()

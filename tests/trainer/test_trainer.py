@@ -83,6 +83,9 @@ def test_train_export_and_load_bundle(labelled, tmp_path, capsys):
 
     b = load_bundle(out)
     assert b.embedding_dim == 32 and b.input.size == (SIZE, SIZE) and b.preprocess == "whole"
+    # trained on labelled subjects: it matches different photos of one subject, so the engine
+    # must not apply its "same pixels" check to it
+    assert b.matches == "subjects" and not b.geometric_check
     assert b.metrics["onnx_parity_max_abs_diff"] < 1e-4
     assert 0 < b.thresholds["similar"] <= b.thresholds["duplicate"] <= 100
     for f in ("report.json", "report.md", "roc.png", "scores.png", "config.toml", "checkpoint.pt"):
