@@ -195,7 +195,7 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
 CHECKS_PER_PHOTO = 8       # a pair is checked if it is among the 8 best of either photo: bounds the
                            # cost at 8 checks per photo in libraries full of look-alikes
 VERIFY_CHUNK = 256         # pairs checked (and committed) at a time
-FEATURE_CACHE = 4096       # images whose keypoints are kept between chunks (about 80 KB each)
+FEATURE_CACHE = 1024       # images whose keypoints are kept between chunks (about 80 KB each)
 
 
 def _top_per_photo(a, b, s, k):
@@ -252,7 +252,11 @@ def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, wor
         fa, fb = cache[int(a[i])], cache[int(b[i])]
         if fa is None or fb is None:
             return verify.UNREADABLE
-        return verify.check(fa, fb)
+        try:
+            return verify.check(fa, fb)
+        except Exception:  # a pair must never stop the scan: it keeps its embedding score
+            log.exception("geometric check failed for %s and %s", paths.get(int(a[i])), paths.get(int(b[i])))
+            return verify.INCONCLUSIVE
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
         for start in range(0, len(a), VERIFY_CHUNK):

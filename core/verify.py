@@ -17,6 +17,7 @@ band, a refuted one is held below it, an inconclusive one keeps its embedding sc
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,15 +48,11 @@ class Features:
     desc_m: np.ndarray | None
 
 
-_local = None
+_local = threading.local()
 
 
 def _tools():
     """ORB and CLAHE objects, one set per thread (OpenCV objects are not shared across threads)."""
-    global _local
-    import threading
-    if _local is None:
-        _local = threading.local()
     if not hasattr(_local, "orb"):
         import cv2
         _local.orb = cv2.ORB_create(N_FEATURES, fastThreshold=FAST_THRESHOLD)

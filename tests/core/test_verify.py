@@ -179,3 +179,21 @@ def test_files_forgotten_since_the_last_scan_are_not_checked(tmp_path, tiny_bund
         assert lib.scan([album], bundle=bundle).verified == 0
         a, b, _ = lib.catalog.pair_checks()
         assert gone.id not in set(a.tolist()) | set(b.tolist())
+
+
+def test_a_failing_check_leaves_the_pair_to_the_embedding(tmp_path, tiny_bundle, original, monkeypatch):
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    textured(2).save(album / "look-alike.jpg", quality=92)
+
+    def broken(fa, fb):
+        raise RuntimeError("OpenCV said no")
+    monkeypatch.setattr(verify, "check", broken)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(tiny_bundle)
+        stats = lib.scan([album], bundle=bundle)                # completes
+        assert stats.verified == 1
+        assert lib.catalog.pair_checks()[2].tolist() == [verify.INCONCLUSIVE]
+        groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
+        assert len(groups) == 1                                 # the embedding alone decides
