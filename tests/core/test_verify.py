@@ -197,3 +197,25 @@ def test_a_failing_check_leaves_the_pair_to_the_embedding(tmp_path, tiny_bundle,
         assert lib.catalog.pair_checks()[2].tolist() == [verify.INCONCLUSIVE]
         groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
         assert len(groups) == 1                                 # the embedding alone decides
+
+
+def test_cancel_during_the_check_keeps_what_was_done_and_resumes(tmp_path, tiny_bundle, original, monkeypatch):
+    from lookalike.core import scanner
+    from lookalike.core.progress import CancelToken, Cancelled
+    monkeypatch.setattr(scanner, "VERIFY_CHUNK", 1)              # commit after every pair
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    original.resize((720, 540)).save(album / "b.jpg", quality=80)
+    textured(2).save(album / "c.jpg", quality=92)
+    token = CancelToken()
+
+    def progress(ev):
+        if ev.stage == "verify" and ev.done == 1:
+            token.cancel()
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(tiny_bundle)
+        with pytest.raises(Cancelled):
+            lib.scan([album], bundle=bundle, progress=progress, cancel=token)
+        assert len(lib.catalog.pair_checks()[2]) == 1               # the first pair is kept
+        assert lib.scan([album], bundle=bundle).verified == 2        # the rest, not the first again
