@@ -41,6 +41,18 @@ def original():
     return textured(1)
 
 
+def album_of(tmp_path, original, copy=True):
+    """a.jpg, its smaller re-compressed copy a-small.jpg (unless copy=False) and look-alike.jpg:
+    the same smooth colours under different marks."""
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    if copy:
+        jpeg(original.resize((720, 540)), 80).save(album / "a-small.jpg", quality=80)
+    textured(2).save(album / "look-alike.jpg", quality=92)
+    return album
+
+
 def inliers(a, b):
     return verify.check(verify.features_of_image(a), verify.features_of_image(b))
 
@@ -89,11 +101,7 @@ def test_adjust_moves_confirmed_up_refuted_down_and_keeps_the_rest():
 def test_scan_holds_a_look_alike_below_the_duplicate_threshold(tmp_path, tiny_bundle, capsys, original):
     """End to end with the tiny test model, which sees only a 4x4 colour thumbnail: to it the
     look-alike is as close as the real copy, and only the geometric check tells them apart."""
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    jpeg(original.resize((720, 540)), 80).save(album / "a-small.jpg", quality=80)
-    textured(2).save(album / "look-alike.jpg", quality=92)
+    album = album_of(tmp_path, original)
     lib_dir = tmp_path / "lib"
     assert main(["-q", "--library", str(lib_dir), "--model", tiny_bundle, "scan", str(album)]) == 0
     capsys.readouterr()
@@ -118,10 +126,7 @@ def test_a_subject_model_is_not_checked(tmp_path, tiny_bundle, original):
     shutil.copytree(tiny_bundle, subjects)
     meta = json.loads((subjects / "model.json").read_text())
     (subjects / "model.json").write_text(json.dumps(dict(meta, matches="subjects")))
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    textured(2).save(album / "look-alike.jpg", quality=92)
+    album = album_of(tmp_path, original, copy=False)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(subjects)
         assert lib.scan([album], bundle=bundle).verified == 0
@@ -130,17 +135,13 @@ def test_a_subject_model_is_not_checked(tmp_path, tiny_bundle, original):
 
 
 def test_checks_are_kept_until_a_file_changes(tmp_path, tiny_bundle, original):
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    original.resize((720, 540)).save(album / "b.jpg", quality=80)
-    textured(2).save(album / "c.jpg", quality=92)
+    album = album_of(tmp_path, original)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(tiny_bundle)
         first = lib.scan([album], bundle=bundle)
         assert first.verified == 3
         assert lib.scan([album], bundle=bundle).verified == 0          # nothing changed: nothing re-checked
-        original.resize((640, 480)).save(album / "b.jpg", quality=70)       # edited again
+        original.resize((640, 480)).save(album / "a-small.jpg", quality=70)  # edited again
         again = lib.scan([album], bundle=bundle)
         assert again.changed == 1 and again.verified == 2              # only the changed file's pairs
         a, b, g = lib.catalog.pair_checks()
@@ -164,28 +165,21 @@ def test_checks_per_photo_are_bounded_by_its_best_edges():
 def test_files_forgotten_since_the_last_scan_are_not_checked(tmp_path, tiny_bundle, original):
     """A move out of the library makes the catalog forget a file without touching the stored
     neighbours; the next scan must check only pairs of files it still knows."""
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    original.resize((720, 540)).save(album / "b.jpg", quality=80)
-    textured(2).save(album / "c.jpg", quality=92)
+    album = album_of(tmp_path, original)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(tiny_bundle)
         lib.scan([album], bundle=bundle)
-        gone = lib.catalog.file_by_path(str(album / "b.jpg"))
+        gone = lib.catalog.file_by_path(str(album / "a-small.jpg"))
         with lib.catalog.transaction():
             lib.catalog.delete_files([gone.id])           # what a move to another folder does
-        (album / "b.jpg").rename(tmp_path / "b.jpg")
+        (album / "a-small.jpg").rename(tmp_path / "a-small.jpg")
         assert lib.scan([album], bundle=bundle).verified == 0
         a, b, _ = lib.catalog.pair_checks()
         assert gone.id not in set(a.tolist()) | set(b.tolist())
 
 
 def test_a_failing_check_leaves_the_pair_to_the_embedding(tmp_path, tiny_bundle, original, monkeypatch):
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    textured(2).save(album / "look-alike.jpg", quality=92)
+    album = album_of(tmp_path, original, copy=False)
 
     def broken(fa, fb):
         raise RuntimeError("OpenCV said no")
@@ -203,11 +197,7 @@ def test_cancel_during_the_check_keeps_what_was_done_and_resumes(tmp_path, tiny_
     from lookalike.core import scanner
     from lookalike.core.progress import CancelToken, Cancelled
     monkeypatch.setattr(scanner, "VERIFY_CHUNK", 1)              # commit after every pair
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    original.resize((720, 540)).save(album / "b.jpg", quality=80)
-    textured(2).save(album / "c.jpg", quality=92)
+    album = album_of(tmp_path, original)
     token = CancelToken()
 
     def progress(ev):
