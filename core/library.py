@@ -225,10 +225,10 @@ def verified_scores(catalog, a, b, s, thresholds) -> np.ndarray:
     ca, cb, cg = catalog.pair_checks()
     g = np.full(len(s), verify.INCONCLUSIVE, np.int64)
     if len(ca) and len(s):
-        keys = ca * (1 << 32) + cb
+        keys = verify.pair_keys(ca, cb)
         order = np.argsort(keys)
         keys, cg = keys[order], cg[order]
-        q = np.asarray(a, np.int64) * (1 << 32) + np.asarray(b, np.int64)
+        q = verify.pair_keys(a, b)
         pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
         hit = keys[pos] == q
         g[hit] = cg[pos[hit]]

@@ -228,7 +228,7 @@ def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, wor
     a, b = a[keep], b[keep]
     ca, cb, _ = catalog.pair_checks()
     if len(ca) and len(a):
-        done = np.isin(a * (1 << 32) + b, ca * (1 << 32) + cb)
+        done = np.isin(verify.pair_keys(a, b), verify.pair_keys(ca, cb))
         a, b = a[~done], b[~done]
     rep = Reporter("verify", len(a), progress, cancel)
     rep.start()

@@ -8,9 +8,10 @@ photos still give keypoints), keep mutual best matches that pass the ratio test,
 matches a RANSAC similarity transform (rotation, scale, translation) explains. The second image
 is also tried mirrored, since ORB descriptors are not mirror-invariant.
 
-Measured on the benchmark kit (`bench/verify_probe.py`): copies of a photo (crops to half the
-area, 90/180 degree rotations, mirrors, grayscale, text, blur, noise, JPEG/WebP) keep 24 or more
-inliers (5th percentile 85-92); the kit's near-miss pairs get 2-9 and unrelated photos 0-3.
+Measured on the benchmark kit (`bench/verify_probe.py`, development and held-out sets): copies
+of a photo (crops to half the area, 90/180 degree rotations, mirrors, grayscale, text, blur,
+noise, JPEG/WebP) keep 20 or more inliers (5th percentile 73-92); the kit's near-miss pairs get
+2-11 and unrelated photos 2-5.
 
 The result adjusts the pair's score (`adjust`): a confirmed pair is lifted into the duplicate
 band, a refuted one is held below it, an inconclusive one keeps its embedding score.
@@ -108,6 +109,11 @@ def check(fa: Features, fb: Features) -> int:
     if n < CONFIRM and min(fa.n, fb.n) < MIN_KEYPOINTS:
         return INCONCLUSIVE
     return n
+
+
+def pair_keys(a, b) -> np.ndarray:
+    """One int64 per (a, b) pair of file ids, for joining stored checks with edges."""
+    return np.asarray(a, np.int64) * (1 << 32) + np.asarray(b, np.int64)
 
 
 def floor(thresholds: dict) -> float:
