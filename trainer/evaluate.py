@@ -178,13 +178,13 @@ def report_md(report: dict) -> str:
     return "\n".join(lines)
 
 
-
 def report_images(emb, labels, ignore, thresholds) -> dict:
     """The ROC and score-histogram plots as PNG bytes, for the model bundle (no files left behind)."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="lookalike-report-") as tmp:
         plots(emb, labels, ignore, thresholds, Path(tmp))
         return {name: (Path(tmp) / name).read_bytes() for name in ("roc.png", "scores.png")}
+
 
 def calibrate_on_data(model, cfg, data):
     """For --export-pretrained with DATA: calibrate thresholds on a validation set built from
