@@ -20,6 +20,8 @@ EXAMPLES = """examples:
   lookalike compare a.jpg b.heic                  score 0-100 and the verdict
   lookalike similar query.jpg -k 10               the 10 most alike photos in the library
   lookalike problems                              files that could not be read, and why
+  lookalike dedupe --move-to ~/dupes --dry-run    what a clean-up would move (nothing changes)
+  lookalike dedupe --trash                        keep the best copy of each group, trash the rest
   lookalike undo                                  put back the files of the last move
   lookalike train ~/labelled --out ~/my-model     fine-tune a model (needs lookalike[train])
   lookalike --model ~/my-model scan ~/Pictures    scan with another model bundle
@@ -57,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
     g.add_argument("--json", metavar="FILE", help="write groups and scored pairs as JSON ('-' = stdout)")
     g.add_argument("--relative-to", metavar="DIR", help="write paths relative to this folder")
-    g.add_argument("--rule", choices=["rep", "star", "single"], default="rep",
-                   help="rep: each member must match the group's representative (default)")
+    g.add_argument("--rule", choices=["rep", "single"], default="rep",
+                   help="rep: each member must match the group's representative (default); "
+                        "single: single linkage, for measurement")
     g.add_argument("--exact", action="store_true", help="only groups of identical files")
     g.add_argument("--bench-format", action="store_true",
                    help="write groups as plain path lists, the format of the benchmark kit's evaluate.py")
@@ -80,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs lookalike[train])",
                        add_help=False)
     t.add_argument("args", nargs=argparse.REMAINDER)
+
+    d = sub.add_parser("dedupe", help="keep one photo of every group by a rule; trash or move the others",
+                       description="For every duplicate group keep one photo chosen by RULE (a photo in a "
+                                   "protected folder first) and send the others to the trash or move them. The "
+                                   "same guards as the window apply: protected folders, files changed since the "
+                                   "scan, and one copy of every group always stays on disk. Moves are undone "
+                                   "with `lookalike undo`.")
+    d.add_argument("--keep", metavar="RULE", default="highest-resolution",
+                   choices=["highest-resolution", "largest", "oldest", "newest"],
+                   help="highest-resolution (default), largest, oldest or newest")
+    how = d.add_mutually_exclusive_group(required=True)
+    how.add_argument("--trash", action="store_true", help="send the others to the system trash")
+    how.add_argument("--move-to", metavar="DIR", help="move the others into DIR (undo: lookalike undo)")
+    d.add_argument("--dry-run", action="store_true", help="print the plan (files, count, bytes); change nothing")
+    d.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
 
     sub.add_parser("undo", help="move the files of the last move back where they were")
 
@@ -169,6 +187,9 @@ def cmd_scan(args):
         print(f"{stats.found} photos ({stats.added} new, {stats.changed} changed, {stats.removed} removed; "
               f"{stats.embedded} read now), {len(groups)} groups at score {bundle.thresholds['duplicate']:g}, "
               f"{n_problems} problems, in {time.monotonic() - t0:.1f} s")
+        for r in stats.offline:
+            print(f"offline: {r} cannot be read now; its photos are kept as they were and are not read again "
+                  f"when it is back (remove it from the library to forget them)")
         if n_problems:
             print("see them with: lookalike problems")
     finally:
@@ -181,6 +202,7 @@ def _rel(path, base):
 
 
 def cmd_groups(args):
+    from lookalike.core import results
     from lookalike.core.library import LibraryError
     lib = _open(args)
     try:
@@ -190,42 +212,27 @@ def cmd_groups(args):
             grouper = lib.grouper(bundle)
         except LibraryError as exc:
             raise Failure(str(exc)) from None
-        groups = grouper.groups(t, rule=args.rule)
-        described = lib.describe_groups(groups)
-        if args.exact:
-            described = [[m for m in g if m.identical] for g in described]
-            described = [g for g in described if len(g) > 1]
+        res = lib.results(bundle, t, rule=args.rule, exact=args.exact, grouper=grouper)
         base = args.relative_to
         if args.json:
-            a, b, s = grouper.pairs()
-            paths = {r.id: r.path for r in lib.catalog.files(set(a.tolist()) | set(b.tolist()))}
-            doc = {
-                "threshold": t,
-                "model": bundle.describe(),
-                "groups": [[_rel(m.path, base) for m in g] if args.bench_format else
-                           {"members": [{"path": _rel(m.path, base), "score": m.score, "width": m.width,
-                                         "height": m.height, "bytes": m.bytes, "identical": m.identical}
-                                        for m in g]} for g in described],
-                "pairs": [[_rel(paths[x], base), _rel(paths[y], base), round(float(z), 3)]
-                          for x, y, z in zip(a.tolist(), b.tolist(), s.tolist())],
-                "meta": {"default_threshold": t, "rule": args.rule},
-            }
-            text = json.dumps(doc, indent=1, ensure_ascii=False)
+            doc = results.document(lib.catalog, res, t, bundle.describe(), pairs=grouper.pairs(), base=base,
+                                   grouping_rule=args.rule, bench_format=args.bench_format)
+            text = json.dumps(doc, indent=1, ensure_ascii=False)      # valid UTF-8 (results.json_path)
             if args.json == "-":
                 print(text)
             else:
-                with open(args.json, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                with open(args.json, "w", encoding="utf-8") as fh:
                     fh.write(text)
-                print(f"{len(described)} groups at score {t:g} written to {args.json}", file=sys.stderr)
+                print(f"{len(res)} groups at score {t:g} written to {args.json}", file=sys.stderr)
         else:
-            for n, g in enumerate(described, 1):
-                size = sum(m.bytes for m in g[1:])
-                print(f"group {n}: {len(g)} photos, {size / 1e6:.1f} MB reclaimable")
+            for n, g in enumerate(results.describe(lib.catalog, res, range(len(res))), 1):
+                print(f"group {n}: {len(g)} photos, {res.reclaim[n - 1] / 1e6:.1f} MB reclaimable "
+                      f"keeping the first")
                 for m in g:
-                    tag = "identical" if m.identical and m is not g[0] else f"{m.score:6.2f}"
+                    tag = "keep" if m.keep else "identical" if m.identical else f"{m.score:6.2f}"
                     dims = f"{m.width}x{m.height}" if m.width else "?"
                     print(f"  {tag:>9}  {dims:>11}  {_rel(m.path, base)}")
-            print(f"{len(described)} groups at score {t:g}")
+            print(f"{len(res)} groups at score {t:g}, {res.reclaimable / 1e6:.1f} MB reclaimable")
     finally:
         lib.close()
     return EXIT_OK
@@ -315,6 +322,45 @@ def cmd_train(args):
     return subprocess.call(cmd)
 
 
+def cmd_dedupe(args):
+    from lookalike.core import actions, results
+    from lookalike.core.library import LibraryError
+    lib = _open(args, write=not args.dry_run)
+    try:
+        bundle = _bundle(args, lib)
+        t = bundle.thresholds["duplicate"] if args.threshold is None else args.threshold
+        try:
+            res = lib.results(bundle, t, keep=args.keep)
+        except LibraryError as exc:
+            raise Failure(str(exc)) from None
+        groups = results.describe(lib.catalog, res, range(len(res)))
+        marked = {m.path for g in groups for m in g if not m.keep}
+        plan = actions.plan_removal(lib, marked, groups)
+        verb = "trash" if args.trash else f"move to {args.move_to}"
+        if args.dry_run:
+            for path in plan.ok:
+                print(f"{'trash' if args.trash else 'move'}  {path}")
+            for path, why in plan.refused:
+                print(f"keep   {path}  ({why})")
+            print(f"dry run: would {verb} {len(plan.ok)} photos ({plan.bytes / 1e6:.1f} MB) from {len(res)} groups "
+                  f"at score {t:g}, keeping the {args.keep} copy; {len(plan.refused)} marked photos stay")
+            return EXIT_OK
+        if not plan.ok:
+            print(f"nothing to {verb.split()[0]}: {len(res)} groups at score {t:g}, {len(plan.refused)} photos stay")
+            return EXIT_OK
+        out = actions.trash(lib, plan) if args.trash else actions.move(lib, plan, args.move_to)
+        for path, why in out.failed:
+            print(f"could not {verb.split()[0]} {path}: {why}", file=sys.stderr)
+        sizes = {m.path: m.bytes for g in groups for m in g}
+        freed = sum(sizes.get(src, 0) for src, _ in out.done)
+        print(f"{'trashed' if args.trash else 'moved'} {len(out.done)} photos ({freed / 1e6:.1f} MB) "
+              f"from {len(res)} groups; "
+              f"{len(plan.refused)} marked photos stay" + ("; undo with: lookalike undo" if args.move_to else ""))
+        return EXIT_OK if not out.failed else EXIT_ERROR
+    finally:
+        lib.close()
+
+
 def cmd_undo(args):
     from lookalike.core import actions
     lib = _open(args, write=True)
@@ -322,6 +368,8 @@ def cmd_undo(args):
         out = actions.undo_last(lib)
     except actions.ActionError as exc:
         raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot undo: {exc.filename or ''}: {exc.strerror or exc}") from None
     finally:
         lib.close()
     for src, dst in out.done:
@@ -368,11 +416,19 @@ def cmd_gui(args):
     except ImportError as exc:
         raise Failure(f"the desktop app is not available ({exc}); install it with "
                       f"pip install 'lookalike[gui]'") from None
-    return gui_main([])
+    argv = []
+    if args.library:
+        argv += ["--library", args.library]
+    if args.model:
+        argv += ["--model", args.model]
+    if args.verbose:
+        argv += ["-v"]
+    return gui_main(argv)
 
 
 COMMANDS = {"scan": cmd_scan, "groups": cmd_groups, "compare": cmd_compare, "similar": cmd_similar,
-            "problems": cmd_problems, "train": cmd_train, "undo": cmd_undo, "info": cmd_info, "gui": cmd_gui}
+            "problems": cmd_problems, "train": cmd_train, "dedupe": cmd_dedupe, "undo": cmd_undo,
+            "info": cmd_info, "gui": cmd_gui}
 
 
 def main(argv=None) -> int:

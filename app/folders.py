@@ -49,13 +49,19 @@ class FolderPanel(QWidget):
         lay.addWidget(hint)
         self._filling = False
 
-    def set_folders(self, roots, protected):
+    def set_folders(self, roots, protected, offline=()):
+        """`offline`: roots that cannot be read now (their photos are kept, shown greyed)."""
         self._filling = True
         self.list.clear()
-        prot = set(protected)
+        prot, away = set(protected), set(offline)
         for p in sorted(set(roots) | prot):
-            item = QListWidgetItem(os.path.basename(p.rstrip(os.sep)) or p)
-            item.setToolTip(p + ("" if p in roots else "\n(protected folder, not scanned by itself)"))
+            name = os.path.basename(p.rstrip(os.sep)) or p
+            item = QListWidgetItem(f"{name} (offline)" if p in away else name)
+            tip = p + ("" if p in roots else "\n(protected folder, not scanned by itself)")
+            if p in away:
+                tip += "\n(offline: cannot be read now; its photos are kept and are not read again when it is back)"
+                item.setForeground(self.palette().placeholderText())
+            item.setToolTip(tip)
             item.setData(PathRole, p)
             item.setData(RootRole, p in roots)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

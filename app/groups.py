@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from .delegates import GroupStripDelegate, MemberThumbDelegate
-from .models import GroupArrays, GroupsModel, MembersModel, human_size
+from lookalike.core.results import Results
+
+from .models import GroupsModel, MembersModel, human_size
 from .slider import ThresholdSlider
 
 SLOW_REGROUP_MS = 40      # above this a slider move regroups in a worker instead of the GUI thread
@@ -27,18 +28,12 @@ INDICATOR_CSS = ("QAbstractItemView::indicator { width: 13px; height: 13px; bord
                  "QAbstractItemView::indicator:checked { background: %s; border-color: #f0f0f0; }")
 
 
-def empty_groups() -> GroupArrays:
-    return GroupArrays(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64),
-                       np.zeros(0, np.float32))
-
-
-def compute_groups(grouper, facts, threshold: float, exact: bool) -> GroupArrays:
-    if grouper is None:
-        return empty_groups()
-    arrays = GroupArrays.of(grouper.groups(threshold))
-    if exact and facts is not None:
-        arrays = arrays.exact_only(facts)
-    return arrays
+def compute_groups(grouper, table, threshold: float, exact: bool) -> Results:
+    """The engine's results at a threshold (`core.results`): keepers and reclaimable bytes included."""
+    if grouper is None or table is None:
+        return Results.empty()
+    res = Results(grouper.groups(threshold), table)
+    return res.exact_only() if exact else res
 
 
 class _KeyFilter(QObject):
@@ -227,11 +222,11 @@ class GroupsPage(QWidget):
 
     def _apply(self, arrays, t):
         keep = self.members_model.items[0].path if self.members_model.items else None
-        self.groups_model.set_groups(arrays, self.facts)
+        self.groups_model.set_groups(arrays)
         n = len(arrays)
         if self.grouper is not None:
             self.summary.setText(f"{n:,} groups · {int(arrays.offsets[-1]):,} photos · "
-                                 f"{human_size(int(self.groups_model.reclaim.sum()))} reclaimable at score ≥ {t:g}"
+                                 f"{human_size(arrays.reclaimable)} reclaimable at score ≥ {t:g}"
                                  + (" · exact copies only" if self.exact_box.isChecked() else ""))
         row = 0
         if keep is not None:

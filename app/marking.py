@@ -1,12 +1,11 @@
 """Marks across the groups shown, handed to `lookalike.core.actions` (no Qt here).
 
 The window keeps the marked paths in a set; these helpers find the groups those paths are in
-at the current threshold, so the engine's guards (last unmarked copy, protected folders,
+at the current threshold, so the engine's guards (last copy on disk, protected folders,
 changed files) judge the groups the user is looking at.
 """
 from __future__ import annotations
 
-import itertools
 import os
 
 import numpy as np
@@ -21,7 +20,7 @@ def described(lib, arrays, indices):
     out = []
     indices = list(indices)
     for lo in range(0, len(indices), DESCRIBE_STEP):
-        out += lib.describe_groups([arrays.group(int(i)) for i in indices[lo:lo + DESCRIBE_STEP]])
+        out += lib.describe_groups([arrays.group(int(i)) for i in indices[lo:lo + DESCRIBE_STEP]], presorted=True)
     return out
 
 
@@ -63,7 +62,3 @@ def refusals(p: actions.Plan) -> str:
         return ""
     lines = [f"{os.path.basename(path)}: {why}" for path, why in p.refused]
     return f"{len(p.refused)} marked photos stay:\n" + "\n".join(lines)
-
-
-def all_pairs(paths):
-    return list(itertools.combinations(paths, 2))

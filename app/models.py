@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 
 from lookalike.core.grouping import Group
+from lookalike.core.results import Results
 
 log = logging.getLogger(__name__)
 
@@ -33,83 +33,11 @@ def human_size(n: int | float) -> str:
     return f"{n:.1f} TB"
 
 
-@dataclass
-class FileFacts:
-    """Per-file numbers the groups list sorts and filters by, as arrays indexed by position
-    of the file id in `ids` (sorted)."""
-    ids: np.ndarray
-    sizes: np.ndarray
-    hash_codes: np.ndarray         # equal codes <=> identical bytes; -1 unknown
-
-    @classmethod
-    def from_library(cls, lib) -> "FileFacts":
-        rows = lib.catalog.files()
-        ids = np.fromiter((r.id for r in rows), np.int64, len(rows))
-        sizes = np.fromiter((r.size for r in rows), np.int64, len(rows))
-        codes: dict[str, int] = {}
-        hc = np.fromiter((codes.setdefault(r.hash, len(codes)) if r.hash and r.hash.startswith("f:") else -1
-                          for r in rows), np.int64, len(rows))
-        o = np.argsort(ids)
-        return cls(ids[o], sizes[o], hc[o])
-
-    def _pos(self, ids):
-        pos = np.searchsorted(self.ids, ids)
-        pos = np.clip(pos, 0, max(len(self.ids) - 1, 0))
-        return pos
-
-    def size_of(self, ids):
-        if len(self.ids) == 0:
-            return np.zeros(len(ids), np.int64)
-        pos = self._pos(ids)
-        return np.where(self.ids[pos] == ids, self.sizes[pos], 0)
-
-    def code_of(self, ids):
-        if len(self.ids) == 0:
-            return np.full(len(ids), -1, np.int64)
-        pos = self._pos(ids)
-        return np.where(self.ids[pos] == ids, self.hash_codes[pos], -1)
-
-
-class GroupArrays:
-    """ids/scores/offsets/best of a set of groups (the engine's `Groups`, or a filtered copy)."""
-
-    def __init__(self, ids, scores, offsets, best):
-        self.ids, self.scores, self.offsets, self.best = ids, scores, offsets, best
-
-    @classmethod
-    def of(cls, groups) -> "GroupArrays":
-        return cls(groups.ids, groups.scores, groups.offsets, groups.best)
-
-    def __len__(self):
-        return len(self.best)
-
-    def sizes(self):
-        return np.diff(self.offsets)
-
-    def group(self, i) -> Group:
-        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        return Group(list(zip(self.ids[lo:hi].tolist(), self.scores[lo:hi].tolist())), float(self.best[i]))
-
-    def exact_only(self, facts: FileFacts) -> "GroupArrays":
-        """Keep only the members byte-identical to their group's representative."""
-        if len(self) == 0:
-            return self
-        sizes = self.sizes()
-        codes = facts.code_of(self.ids)
-        rep_code = np.repeat(codes[self.offsets[:-1]], sizes)
-        keep = (codes == rep_code) & (codes >= 0)
-        n_keep = np.add.reduceat(keep.astype(np.int64), self.offsets[:-1])
-        good = n_keep >= 2
-        keep &= np.repeat(good, sizes)
-        new_sizes = n_keep[good]
-        return GroupArrays(self.ids[keep], self.scores[keep], np.r_[0, np.cumsum(new_sizes)].astype(np.int64),
-                           self.best[good])
-
-
 COLUMNS = ("Photos", "#", "Best", "Frees")
-COLUMN_TIPS = ("The photos of the group, best match first; red frames are marked",
+COLUMN_TIPS = ("The photos of the group, the suggested keeper first; red frames are marked",
                "Number of photos in the group", "Highest match score inside the group (0-100)",
-               "Space freed by keeping only the best match")
+               "Space freed by keeping only the suggested keeper (protected folder, else highest "
+               "resolution, else largest, else oldest)")
 
 
 class GroupsModel(QAbstractTableModel):
@@ -119,10 +47,8 @@ class GroupsModel(QAbstractTableModel):
     def __init__(self, describe=None, parent=None):
         super().__init__(parent)
         self._describe = describe
-        self.arrays = GroupArrays(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64),
-                                  np.zeros(0, np.float32))
+        self.arrays = Results.empty()               # the engine's results (core.results)
         self.order = np.zeros(0, np.int64)          # row -> group index in `arrays`
-        self.reclaim = np.zeros(0, np.int64)
         self._members: dict[int, list] = {}
         self._sort = (2, Qt.SortOrder.DescendingOrder)
         self.marked: set[str] = set()
@@ -130,16 +56,14 @@ class GroupsModel(QAbstractTableModel):
     def set_describe(self, describe):
         self._describe = describe
 
-    def set_groups(self, arrays: GroupArrays, facts: FileFacts | None):
+    @property
+    def reclaim(self):
+        return self.arrays.reclaim
+
+    def set_groups(self, results: Results):
         self.beginResetModel()
-        self.arrays = arrays
+        self.arrays = results
         self._members.clear()
-        if len(arrays) and facts is not None:
-            fsz = facts.size_of(arrays.ids)
-            total = np.add.reduceat(fsz, arrays.offsets[:-1])
-            self.reclaim = total - fsz[arrays.offsets[:-1]]          # the representative stays
-        else:
-            self.reclaim = np.zeros(len(arrays), np.int64)
         self.order = self._sorted_order(*self._sort)
         self.endResetModel()
         self.regrouped.emit()
@@ -274,8 +198,8 @@ class MembersModel(QAbstractTableModel):
             return Qt.CheckState.Checked if m.path in self.marked else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 2:
-                if index.row() == 0:
-                    return "best match"
+                if m.keep:
+                    return "keep"
                 return "identical" if m.identical else f"{m.score:.1f}"
             if col == 3:
                 return f"{m.width} × {m.height}" if m.width else "?"

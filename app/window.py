@@ -29,7 +29,7 @@ from . import marking
 from .compare import CompareView
 from .folders import FolderPanel
 from .groups import INDICATOR_CSS, GroupsPage
-from .models import FileFacts, human_size
+from .models import human_size
 from .settings import Settings
 from .similar import SimilarView
 from .thumbs import ThumbLoader
@@ -68,12 +68,12 @@ def _import_opencv_once():
 
 
 def _load_state(lib, bundle):
-    """(grouper, facts) of a library, or None when it was never scanned with this model."""
+    """(grouper, file table) of a library, or None when it was never scanned with this model."""
     try:
         grouper = lib.grouper(bundle)
     except LibraryError:
         return None
-    return grouper, FileFacts.from_library(lib)
+    return grouper, lib.file_table()
 
 
 class MainWindow(QMainWindow):
@@ -325,9 +325,14 @@ class MainWindow(QMainWindow):
         self.slider.label.setText(f"score ≥ {self.slider.value():.1f}")
         self.setWindowTitle(f"Lookalike — {b.name}{' (faces)' if b.preprocess == 'face' else ''}")
 
+    def _describe(self):
+        """Describes rows of the groups list (their groups come keeper first)."""
+        lib = self.lib
+        return lambda groups: lib.describe_groups(groups, presorted=True)
+
     def refresh_folders(self):
         if self.lib is not None:
-            self.folders.set_folders(self.lib.catalog.roots(), self.lib.catalog.protected())
+            self.folders.set_folders(self.lib.catalog.roots(), self.lib.catalog.protected(), self.lib.offline_roots())
 
     def reload(self):
         """Rebuild the grouper and the file facts in the background."""
@@ -349,7 +354,7 @@ class MainWindow(QMainWindow):
             return
         grouper, facts = res if res is not None else (None, None)
         self.thumbs.forget()
-        self.page.set_state(grouper, facts, self.lib.describe_groups if self.lib else None)
+        self.page.set_state(grouper, facts, self._describe() if self.lib else None)
         self.refresh_problems()
         if res is None:
             roots = self.lib.catalog.roots() if self.lib else []
@@ -470,13 +475,15 @@ class MainWindow(QMainWindow):
         stats, state = res
         if state is not None:
             self.thumbs.forget()
-            self.page.set_state(*state, self.lib.describe_groups)
+            self.page.set_state(*state, self._describe())
         self.refresh_problems()
         self.refresh_folders()
         n_prob = self.problems_table.rowCount()
         self.show_message(f"Scan done: {stats.found:,} photos ({stats.added:,} new, {stats.changed:,} changed, "
                           f"{stats.removed:,} removed, {stats.embedded:,} read), {len(self.groups_model.arrays):,} "
-                          f"groups" + (f", {n_prob} problems (see the Problems tab)" if n_prob else "") + ".")
+                          f"groups" + (f", {n_prob} problems (see the Problems tab)" if n_prob else "")
+                          + (f"; offline, kept as they were: {', '.join(stats.offline)}" if stats.offline else "")
+                          + ".")
         self.scan_finished.emit(stats)
 
     def _scan_failed(self, msg):
@@ -506,7 +513,7 @@ class MainWindow(QMainWindow):
         return self.page.grouper
 
     @property
-    def facts(self) -> FileFacts | None:
+    def facts(self):
         return self.page.facts
 
     def regroup(self):
@@ -594,7 +601,7 @@ class MainWindow(QMainWindow):
             for src, _dst in out.done:
                 self.marks.discard(src)
             if state is not None:
-                self.page.set_state(*state, self.lib.describe_groups)
+                self.page.set_state(*state, self._describe())
             else:
                 self.regroup()
             msg = f"{len(out.done):,} photos {verb}."
@@ -630,14 +637,20 @@ class MainWindow(QMainWindow):
         if len(members) < 2:
             self.show_message("Select a group (or two photos in it) first.")
             return
-        pairs = marking.all_pairs([m.path for m in members])
-        with self.lib.catalog.transaction():
-            for a, b in pairs:
-                self.lib.catalog.add_not_duplicate(a, b)
-        for m in members:
-            self.marks.discard(m.path)
-        self.show_message(f"{len(members)} photos will not be grouped together again.")
-        self.reload()
+        paths = [m.path for m in members]
+        for p in paths:
+            self.marks.discard(p)
+        lib_dir = str(self.lib.dir)
+
+        def work(_p, _c):
+            with Library(lib_dir, write=True) as w:
+                return w.not_duplicate(paths)
+
+        def done(_n):
+            self.show_message(f"{len(paths)} photos will not be grouped together again.")
+            self.reload()
+
+        self.jobs.start(work, name="not-duplicate", done=done, failed=lambda m: self.show_message(m, error=True))
 
     def export_groups(self):
         if self.lib is None or not len(self.groups_model.arrays):
@@ -647,7 +660,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         arrays = self.groups_model.arrays
-        described = self.lib.describe_groups([arrays.group(i) for i in range(len(arrays))])
+        described = marking.described(self.lib, arrays, range(len(arrays)))
         actions.export_groups(described, path, fmt="json" if path.endswith(".json") else "csv")
         self.show_message(f"{len(described):,} groups written to {path}.")
 

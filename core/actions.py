@@ -1,8 +1,8 @@
 """Safe actions on the user's files: mark, plan, trash, move, undo, export.
 
 Nothing is deleted: files go to the system trash (send2trash) or are moved. Every plan
-refuses protected files, files that changed since they were scanned, and the last unmarked
-member of a group. Every action is written to a journal before each file is touched, so a
+refuses protected files, files that changed since they were scanned, and the last copy of a
+group left on disk. Every action is written to a journal before each file is touched, so a
 crash leaves each file either at its old place or at its new one, and a move can be undone.
 """
 from __future__ import annotations
@@ -15,6 +15,11 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import results
+from .protect import Protection
 
 log = logging.getLogger(__name__)
 
@@ -39,54 +44,64 @@ class Outcome:
 
 
 def is_protected(path: str, protected_dirs) -> bool:
-    path = os.path.abspath(path)
-    return any(path == d or path.startswith(d.rstrip(os.sep) + os.sep) for d in map(os.path.abspath, protected_dirs))
-
-
-def _date_key(member):
-    if member.taken_at:
-        return member.taken_at
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(os.stat(member.path).st_mtime))
-    except OSError:
-        return "9999"
+    return Protection(protected_dirs).covers(path)
 
 
 def mark_by_rule(members, rule: str, protected=()) -> set[str]:
     """The paths to mark in one group: all but the one the rule keeps, never a protected file.
 
     Rules: keep the highest resolution, the largest file, the oldest or newest (date taken,
-    else file time), or the one in a protected folder (nothing is marked when none is).
+    else file time), or the one in a protected folder (nothing is marked when none is). The
+    keeper is chosen as everywhere else (`core.results.keepers`): a protected file first.
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    if len(members) < 2:
+    members = list(members)
+    n = len(members)
+    if n < 2:
         return set()
-    if rule == "highest_resolution":
-        keep = max(members, key=lambda m: ((m.width or 0) * (m.height or 0), m.bytes))
-    elif rule == "largest":
-        keep = max(members, key=lambda m: (m.bytes, (m.width or 0) * (m.height or 0)))
-    elif rule == "oldest":
-        keep = min(members, key=_date_key)
-    elif rule == "newest":
-        keep = max(members, key=_date_key)
-    else:
-        inside = [m for m in members if is_protected(m.path, protected)]
-        if not inside:
+    prot = Protection(protected)
+    covered = [prot.covers(m.path) for m in members]
+    if rule == "protected":
+        if not any(covered):
             return set()
-        keep = inside[0]
-    return {m.path for m in members if m.path != keep.path and not is_protected(m.path, protected)}
+        rule = results.DEFAULT_KEEP
+    k = _keeper(members, covered, rule)
+    return {m.path for i, m in enumerate(members) if i != k and not covered[i]}
+
+
+def _keeper(members, covered, rule=results.DEFAULT_KEEP) -> int:
+    """Index of the member the rule keeps (`core.results.keepers` on these members)."""
+    n = len(members)
+    table = results.FileTable.build(
+        np.arange(n), [m.bytes for m in members], [(m.width or 0) * (m.height or 0) for m in members],
+        results._dates([m.taken_at for m in members], [_mtime_ns(m.path) for m in members]),
+        [None] * n, covered)
+    return int(results.keepers(table, np.arange(n), np.zeros(n, np.int64), 1, rule)[0])
+
+
+def _mtime_ns(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 2 ** 62
 
 
 def plan_removal(lib, marked, groups_members) -> Plan:
     """Check marked files before anything is touched; `groups_members` are the groups (lists
-    of Member) the marks were made in."""
-    protected = lib.catalog.protected()
-    marked = set(marked)
+    of Member, suggested keeper first) the marks were made in. `marked` holds paths or file ids.
+
+    Refused: files in a protected folder, files gone or changed since the scan, and in every
+    group one copy when no other member is left on disk (counted on disk, not by marks: a
+    member deleted outside the app is no copy)."""
+    by_id = {m.id: m.path for members in groups_members for m in members}
+    marked = {by_id.get(x, x) if isinstance(x, (int, np.integer)) else x for x in marked}
+    marked = {x for x in marked if isinstance(x, str)}
+    protection = Protection(lib.catalog.protected())
     plan = Plan()
     refused: dict[str, str] = {}
     for path in sorted(marked):
-        if is_protected(path, protected):
+        if protection.covers(path):
             refused[path] = "in a protected folder"
             continue
         row = lib.catalog.file_by_path(path)
@@ -98,10 +113,13 @@ def plan_removal(lib, marked, groups_members) -> Plan:
         if row is None or (row.size, row.mtime_ns) != (st.st_size, st.st_mtime_ns):
             refused[path] = "changed since it was scanned: scan again first"
     for members in groups_members:
-        paths = [m.path for m in members]
-        if paths and all(p in marked and p not in refused for p in paths):
-            keep = paths[0]       # the representative stays
-            refused[keep] = "the last unmarked copy of its group is always kept"
+        going = [m for m in members if m.path in marked and m.path not in refused]
+        if not going:
+            continue
+        stays = [m for m in members if m not in going and os.path.exists(m.path)]
+        if not stays:
+            keep = going[_keeper(going, [False] * len(going))]
+            refused[keep.path] = "the last copy of its group on disk is always kept"
     plan.refused = sorted(refused.items())
     sizes = {m.path: m.bytes for members in groups_members for m in members}
     plan.ok = [p for p in sorted(marked) if p not in refused]
@@ -231,8 +249,12 @@ def undo_last(lib) -> Outcome:
     for src, r in entries.items():
         dst = r["dst"]
         if os.path.lexists(dst) and not os.path.lexists(src):
-            os.makedirs(os.path.dirname(src), exist_ok=True)
-            _move_file(dst, src)
+            try:
+                os.makedirs(os.path.dirname(src), exist_ok=True)
+                _move_file(dst, src)
+            except OSError as exc:
+                out.failed.append((src, f"cannot move {dst} back: {exc.strerror or exc}"))
+                continue
             out.done.append((dst, src))
         elif os.path.lexists(src):
             continue            # never moved (or already back): nothing to do
@@ -245,10 +267,11 @@ def undo_last(lib) -> Outcome:
 def export_groups(groups_members, path, fmt: str = "csv"):
     """Write the groups as CSV (one row per member) or JSON."""
     if fmt == "json":
-        doc = [[{"path": m.path, "score": m.score, "width": m.width, "height": m.height,
-                 "bytes": m.bytes, "identical": m.identical} for m in g] for g in groups_members]
+        doc = [[{"path": results.json_path(m.path), "path_bytes": results.path_bytes(m.path), "score": m.score,
+                 "width": m.width, "height": m.height, "bytes": m.bytes, "identical": m.identical, "keep": m.keep}
+                for m in g] for g in groups_members]
         tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump({"groups": doc}, fh, indent=1, ensure_ascii=False)
     elif fmt == "csv":
         tmp = f"{path}.tmp"

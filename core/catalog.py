@@ -16,7 +16,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class CatalogError(Exception):
@@ -76,6 +76,14 @@ CREATE TABLE IF NOT EXISTS pair_checks (
     PRIMARY KEY (a, b)
 );
 CREATE INDEX IF NOT EXISTS pair_checks_b ON pair_checks(b)
+""",
+    # "not a duplicate" by content (full BLAKE2b digests, a < b), so a pair stays dismissed when
+    # its files are moved or renamed; the path pairs of version 3 are still honoured
+    3: """
+CREATE TABLE IF NOT EXISTS not_duplicate_content (
+    a TEXT NOT NULL, b TEXT NOT NULL, size_a INTEGER NOT NULL, size_b INTEGER NOT NULL,
+    PRIMARY KEY (a, b)
+)
 """,
 }
 
@@ -231,10 +239,13 @@ class Catalog:
         self.db.execute("UPDATE files SET error=? WHERE id=?", (reason, file_id))
 
     def size_collisions(self) -> list[tuple[int, str, int, str | None]]:
-        """(id, path, size, hash) of readable files whose size another file shares."""
+        """(id, path, size, hash) of readable files whose size another file shares, or the size
+        of a file in a "not a duplicate" pair."""
         rows = self.db.execute(
             "SELECT id, path, size, hash FROM files WHERE size IN "
-            "(SELECT size FROM files GROUP BY size HAVING COUNT(*) > 1) ORDER BY size, id").fetchall()
+            "(SELECT size FROM files GROUP BY size HAVING COUNT(*) > 1) OR size IN "
+            "(SELECT size_a FROM not_duplicate_content UNION SELECT size_b FROM not_duplicate_content) "
+            "ORDER BY size, id").fetchall()
         return [(i, dec(p), s, h) for i, p, s, h in rows]
 
     def hash_groups(self) -> list[list[int]]:
@@ -361,11 +372,34 @@ class Catalog:
 
     # -- "not a duplicate" --------------------------------------------------------------
     def add_not_duplicate(self, a, b):
+        """A pair by path (catalog version 3; kept for old catalogs and tests)."""
         a, b = sorted((enc(a), enc(b)))
         self.db.execute("INSERT OR IGNORE INTO not_duplicate VALUES (?, ?)", (a, b))
 
     def not_duplicate_pairs(self) -> set[tuple[str, str]]:
         return {(dec(a), dec(b)) for a, b in self.db.execute("SELECT a, b FROM not_duplicate")}
+
+    def add_not_duplicate_content(self, a: tuple[str, int], b: tuple[str, int]):
+        """A pair by content: (full digest, size) of each file."""
+        (da, sa), (db_, sb) = sorted((a, b))
+        self.db.execute("INSERT OR IGNORE INTO not_duplicate_content VALUES (?, ?, ?, ?)", (da, db_, sa, sb))
+
+    def not_duplicate_content(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT a, b FROM not_duplicate_content").fetchall()
+
+    def not_duplicate_sizes(self) -> set[int]:
+        """Sizes of the files in a dismissed pair: files of these sizes get a full digest."""
+        return {s for (s,) in self.db.execute("SELECT size_a FROM not_duplicate_content UNION "
+                                               "SELECT size_b FROM not_duplicate_content")}
+
+    def ids_by_full_digest(self, digests) -> dict[str, list[int]]:
+        want = set(digests)
+        out: dict[str, list[int]] = {}
+        for i, h in self.db.execute("SELECT id, hash FROM files WHERE hash LIKE 'f:%'"):
+            d = h.split("/", 1)[1]
+            if d in want:
+                out.setdefault(d, []).append(i)
+        return out
 
 
 def _run_script(db, script):

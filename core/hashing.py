@@ -39,6 +39,16 @@ def full_of(stored: str | None) -> str | None:
     return stored.split("/", 1)[1] if stored and stored.startswith("f:") else None
 
 
+def identity(path: str, size: int, stored: str | None) -> tuple[str, str]:
+    """(stored hash "f:<partial>/<full>", full digest) of a file, reading it unless the stored
+    hash is already full."""
+    full = full_of(stored)
+    if full is None:
+        full = full_digest(path)
+        stored = f"f:{full if size <= PARTIAL_BYTES else partial_digest(path, size)}/{full}"
+    return stored, full
+
+
 def update_hashes(catalog, progress=None, cancel=None) -> int:
     """Give every file that shares its size with another a content hash; returns how many
     files were read. Unreadable files are left for the decoder to report."""
@@ -59,13 +69,15 @@ def update_hashes(catalog, progress=None, cancel=None) -> int:
         except OSError:
             pass
         rep.tick()
-    # full digests where the first bytes of files of one size agree
+    # full digests where the first bytes of files of one size agree, and for every file whose
+    # size is that of a "not a duplicate" file (its identity is its content)
+    identity_sizes = catalog.not_duplicate_sizes()
     same: dict[tuple[int, str], list] = {}
     for i, path, size, _ in rows:
         if i in stored:
             same.setdefault((size, partial_of(stored[i])), []).append((i, path))
-    for members in same.values():
-        if len(members) < 2:
+    for (size, _), members in same.items():
+        if len(members) < 2 and size not in identity_sizes:
             continue
         for i, path in members:
             if stored[i].startswith("f:"):

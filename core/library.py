@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from .embed import Embedder
 from .grouping import Grouper, Group
 from .index import VectorIndex
 from .progress import CancelToken
+from .results import FileTable, Member, Results, describe_groups  # noqa: F401  (Member: the library's API)
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,6 @@ def default_model_dir() -> Path:
         return Path(env).expanduser()
     from lookalike.resources import default_model_dir as builtin
     return Path(str(builtin()))
-
-
-@dataclass
-class Member:
-    path: str
-    score: float
-    width: int | None
-    height: int | None
-    bytes: int
-    taken_at: str | None
-    identical: bool
 
 
 class Library:
@@ -147,6 +136,10 @@ class Library:
                                 workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)],
                                 retry_errors=retry_problems)
 
+    def offline_roots(self) -> list[str]:
+        """Folders of the library that cannot be read now: their photos are kept as they were."""
+        return scanner.split_roots(self.catalog.roots(), self.catalog.file_states())[1]
+
     def remove_root(self, path) -> int:
         """Stop scanning a folder and forget its files (the files themselves are untouched)."""
         path = os.path.abspath(os.fspath(path))
@@ -174,20 +167,57 @@ class Library:
         a, b, s = a[live], b[live], s[live]
         if bundle.geometric_check:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds)
-        ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
-        not_dup = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
-                   if x in ids_by_path and y in ids_by_path]
-        return Grouper(a, b, s, not_duplicate=not_dup)
+        return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids())
 
-    def describe_groups(self, groups: list[Group]) -> list[list[Member]]:
-        rows = {r.id: r for r in self.catalog.files({i for g in groups for i in g.ids})}
-        out = []
-        for g in groups:
-            rep_hash = _full(rows[g.members[0][0]].hash)
-            out.append([Member(rows[i].path, round(s, 2), rows[i].width, rows[i].height, rows[i].size,
-                               rows[i].taken_at, rep_hash is not None and _full(rows[i].hash) == rep_hash)
-                        for i, s in g.members])
+    def not_duplicate_ids(self) -> list[tuple[int, int]]:
+        """The dismissed pairs as file ids: by content (every file with those bytes, wherever it
+        is now), and the path pairs of older catalogs."""
+        ids_by_path = {p: i for p, (i, _, _) in self.catalog.file_states().items()}
+        out = [(ids_by_path[x], ids_by_path[y]) for x, y in self.catalog.not_duplicate_pairs()
+               if x in ids_by_path and y in ids_by_path]
+        content = self.catalog.not_duplicate_content()
+        if content:
+            ids = self.catalog.ids_by_full_digest({d for pair in content for d in pair})
+            out += [(x, y) for da, db in content for x in ids.get(da, ()) for y in ids.get(db, ()) if x != y]
         return out
+
+    def not_duplicate(self, paths) -> int:
+        """Never group these files together again, wherever they are moved: stored by content
+        (the files are read once for their digest). Needs a writable library."""
+        from itertools import combinations
+
+        from .hashing import identity
+        keys, updates = [], []
+        for p in paths:
+            row = self.catalog.file_by_path(p)
+            if row is None:
+                continue
+            stored, full = identity(row.path, row.size, row.hash)
+            if stored != row.hash:
+                updates.append((row.id, stored))
+            keys.append((full, row.size))
+        pairs = [(x, y) for x, y in combinations(keys, 2) if x[0] != y[0]]
+        with self.catalog.transaction():
+            self.catalog.set_hashes(updates)
+            for x, y in pairs:
+                self.catalog.add_not_duplicate_content(x, y)
+        return len(pairs)
+
+    def describe_groups(self, groups: list[Group], presorted: bool = False) -> list[list[Member]]:
+        """Members of the groups, suggested keeper first (`core.results`; `presorted`: the
+        groups come from `Results.group`, keeper first already)."""
+        return describe_groups(self.catalog, groups, presorted=presorted)
+
+    def file_table(self) -> FileTable:
+        return FileTable.from_catalog(self.catalog)
+
+    def results(self, bundle: Bundle, threshold: float | None = None, rule: str = "rep", exact: bool = False,
+                keep: str | None = None, grouper: Grouper | None = None) -> Results:
+        """The groups at a threshold (default: the model's) with their suggested keepers."""
+        t = bundle.thresholds["duplicate"] if threshold is None else threshold
+        grouper = grouper or self.grouper(bundle)
+        res = Results(grouper.groups(t, rule=rule), self.file_table(), keep or "highest-resolution")
+        return res.exact_only() if exact else res
 
     def problems(self):
         return self.catalog.problems()
@@ -233,11 +263,6 @@ def verified_scores(catalog, a, b, s, thresholds) -> np.ndarray:
         hit = keys[pos] == q
         g[hit] = cg[pos[hit]]
     return verify.adjust(s, g, thresholds)
-
-
-def _full(stored):
-    from .hashing import full_of
-    return full_of(stored)
 
 
 def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:

@@ -42,10 +42,27 @@ class ScanStats:
     index_rebuilt: bool = False
     verified: int = 0
     problems: list = field(default_factory=list)
+    offline: list = field(default_factory=list)    # roots that could not be read: their files are kept
 
 
 def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def split_roots(roots, paths) -> tuple[list[str], list[str]]:
+    """(online, offline) roots. A root is offline when it cannot be listed (an unplugged
+    drive, a renamed folder) or when it is empty but held photos at the last scan (what an
+    unplugged drive's mount point looks like); `paths` are the catalog's paths."""
+    online, offline = [], []
+    for r in roots:
+        try:
+            with os.scandir(r) as it:
+                empty = next(it, None) is None
+        except OSError:
+            offline.append(r)
+            continue
+        (offline if empty and any(_under(p, [r]) for p in paths) else online).append(r)
+    return online, offline
 
 
 def prepare(file_id: int, path: str, bundle):
@@ -67,11 +84,15 @@ def prepare(file_id: int, path: str, bundle):
 
 def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
     roots = [os.path.abspath(os.fsdecode(r)) for r in roots]
+    states = catalog.file_states()
+    online, offline = split_roots(roots, states)
+    if offline:
+        log.warning("offline (kept as they were): %s", ", ".join(offline))
     rep = Reporter("discover", 0, progress, cancel)
     rep.start()
     entries: list[FileEntry] = []
     walk_problems: list[WalkProblem] = []
-    for item in walk(roots, exclude=exclude):
+    for item in walk(online, exclude=exclude):
         if isinstance(item, WalkProblem):
             walk_problems.append(item)
         else:
@@ -79,7 +100,6 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
         if (len(entries) + len(walk_problems)) % 256 == 0:
             rep.tick(256)
     stats.found = len(entries)
-    states = catalog.file_states()
     seen = set()
     with catalog.transaction():
         catalog.add_roots(roots)
@@ -94,17 +114,21 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
                 stats.changed += 1
             else:
                 stats.unchanged += 1
-        gone = [fid for p, (fid, _, _) in states.items() if p not in seen and _under(p, roots)]
+        gone = [fid for p, (fid, _, _) in states.items()
+                if p not in seen and _under(p, online) and not _under(p, offline)]
         catalog.delete_files(gone)
         stats.removed = len(gone)
         catalog.replace_walk_problems(walk_problems)
     stats.problems = walk_problems
+    stats.offline = offline
     return stats
 
 
 def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH,
                   retry_errors=False):
     pending = catalog.missing_vectors(model_key, retry_errors)
+    if stats.offline:          # read when their folder is back, never recorded as unreadable
+        pending = [(i, p) for i, p in pending if not _under(p, stats.offline)]
     rep = Reporter("embed", len(pending), progress, cancel)
     rep.start()
     if not pending:
@@ -212,16 +236,21 @@ def _top_per_photo(a, b, s, k):
     return keep
 
 
-def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, workers=2):
+def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, workers=2, offline=()):
     """Run the geometric check (core.verify) on every stored edge at or above the model's check
     floor that has no result yet. Results are kept per pair of files until either file changes,
-    so a rescan checks only new pairs. Returns the number of pairs checked."""
+    so a rescan checks only new pairs; pairs with a file under an offline root wait for it.
+    Returns the number of pairs checked."""
     from . import verify
     edges = catalog.edges(model_key)
     if edges is None:
         return 0
     a, b, s, _ = edges
     live = catalog.vector_labels(model_key)[1]        # files moved or trashed since the edges were built
+    if offline:
+        away = np.fromiter((i for p, (i, _, _) in catalog.file_states().items() if _under(p, list(offline))),
+                           np.int64)
+        live = np.setdiff1d(live, away)
     want = (s >= verify.floor(thresholds)) & (s < 100.0) & np.isin(a, live) & np.isin(b, live)
     a, b, s = a[want], b[want], s[want]
     keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO)
@@ -287,7 +316,8 @@ def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=N
         build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
         stats.index_rebuilt = index.rebuilt
     if embedder.bundle.geometric_check:
-        stats.verified = verify_edges(catalog, model_key, embedder.bundle.thresholds, progress, cancel, workers)
+        stats.verified = verify_edges(catalog, model_key, embedder.bundle.thresholds, progress, cancel, workers,
+                                      offline=stats.offline)
     with catalog.transaction():
         catalog.record_scan(started, time.time(), model_key, stats)
     return stats

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import copy
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:      # Python 3.10: the same parser as the tomli package
+    import tomli as tomllib
 from pathlib import Path
 
 DEFAULT = Path(__file__).with_name("default.toml")

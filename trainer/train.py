@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import random
 import sys
 import tempfile
@@ -172,7 +173,10 @@ def load_init(cfg, path):
         p = ck
     if not p.is_file():
         raise FileNotFoundError(f"--init-from: {path} is neither a bundle folder nor a checkpoint")
-    ck = torch.load(p, map_location="cpu", weights_only=False)
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)     # tensors and plain data, never code
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{p} is not a Lookalike trainer checkpoint: {exc}") from None
     if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
         raise ValueError(f"{p} is not a Lookalike trainer checkpoint")
     return ck

@@ -27,6 +27,17 @@ def test_dropped_folder_is_added_and_a_removed_folder_is_forgotten(qtbot, make_w
     qtbot.waitUntil(lambda: not win.jobs.is_busy())
 
 
+def test_an_unplugged_folder_is_shown_offline_and_its_groups_stay(qtbot, make_window, album, tmp_path):
+    win = make_window()
+    scan(qtbot, win, album)
+    before = group_names(win)
+    os.rename(album, tmp_path / "unplugged")
+    stats = scan(qtbot, win)
+    assert stats.offline == [str(album)] and stats.removed == 0 and "offline" in win.last_message
+    assert group_names(win) == before
+    assert win.folders.list.item(0).text().endswith("(offline)")
+
+
 def test_protecting_a_folder_from_the_panel_is_stored(qtbot, make_window, album):
     win = make_window()
     win.add_folders([str(album)])

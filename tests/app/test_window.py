@@ -27,7 +27,7 @@ def test_scan_of_a_folder_shows_the_expected_groups_and_problems(qtbot, make_win
     assert "Scan done" in win.last_message and "1 problems" in win.last_message
     # the members of the selected group are listed with their score to the representative
     assert win.members_model.rowCount() in (3, 4)
-    assert win.members_model.data(win.members_model.index(0, 2)) == "best match"
+    assert win.members_model.data(win.members_model.index(0, 2)) == "keep"       # the suggested keeper
     # thumbnails are made in the background and cached on disk (the isolated cache dir)
     first = win.members_model.items[0].path
     qtbot.waitUntil(lambda: win.thumbs.get(first) is not None, timeout=10000)
@@ -132,7 +132,7 @@ def test_mark_by_rule_then_trash_keeps_the_last_copy_and_protected_files(qtbot, 
     qtbot.waitUntil(lambda: not win.jobs.is_busy())
     text, detail = asked[0]
     assert "photos" in text and ("KB" in text or "MB" in text)
-    assert "last unmarked copy" in detail
+    assert "last copy" in detail
     out = blocker.args[0]
     trashed = {os.path.basename(p) for p, _ in out.done}
     assert trashed == {os.path.basename(p) for p in os.listdir(trash_dir)}

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from lookalike.app.cli import main
+from lookalike.core import results
 
 
 @pytest.fixture
@@ -121,10 +122,16 @@ def test_non_utf8_file_names_survive_scan_groups_and_json(tmp_path, tiny_bundle,
     assert code == 0
     code, out, _ = run(capsys, "groups", "--json", str(tmp_path / "g.json"))
     assert code == 0
-    with open(tmp_path / "g.json", encoding="utf-8", errors="surrogateescape") as fh:
-        doc = json.load(fh)
-    paths = {m["path"] for g in doc["groups"] for m in g["members"]}
+    doc = json.loads((tmp_path / "g.json").read_bytes().decode("utf-8"))     # strict UTF-8
+    members = [m for g in doc["groups"] for m in g["members"]]
+    paths = {results.path_from_json(m["path"], m.get("path_bytes")) for m in members}
     assert os.fsdecode(raw) in paths and all(os.path.exists(p) for p in paths)
+    odd = next(m for m in members if "path_bytes" in m)
+    assert odd["path"].endswith("f\ufffdte \ufffd.jpg")
+    assert doc["raw_paths"][odd["path"]] == odd["path_bytes"]
+    assert not any("path_bytes" in m for m in members if m is not odd)
+    code, out, _ = run(capsys, "groups", "--json", "-")
+    assert json.loads(out)["groups"] == doc["groups"]
 
 
 def test_info_and_version(album, tiny_bundle, capsys):
@@ -141,3 +148,72 @@ def test_info_and_version(album, tiny_bundle, capsys):
 def test_undo_without_a_move_says_so(tiny_bundle, capsys):
     code, _, err = run(capsys, "undo")
     assert code == 1 and "nothing to undo" in err
+
+
+def test_groups_offers_only_grouping_rules_that_work(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["groups", "--rule", "star"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_gui_gets_the_library_and_model_named_on_the_command_line(monkeypatch, tmp_path):
+    import lookalike.app.main as gui
+    seen = []
+    monkeypatch.setattr(gui, "main", lambda argv=None: seen.append(argv) or 0)
+    assert main(["--library", str(tmp_path / "lib"), "--model", "/some/model", "gui"]) == 0
+    assert seen == [["--library", str(tmp_path / "lib"), "--model", "/some/model"]]
+
+
+def test_undo_reports_a_file_that_cannot_go_back_without_a_traceback(album, tiny_bundle, capsys, tmp_path,
+                                                                    monkeypatch):
+    from lookalike.core import actions
+    from lookalike.core.library import Library
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    with Library(write=True) as lib:
+        members = lib.describe_groups(list(lib.grouper(lib.bundle()).groups(90)))
+        plan = actions.plan_removal(lib, {str(album / "small0.png")}, members)
+        assert actions.move(lib, plan, tmp_path / "moved").done
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied", src)
+    monkeypatch.setattr(actions, "_move_file", refuse)
+    code, _, err = run(capsys, "undo")
+    assert code == 1 and "Permission denied" in err and "Traceback" not in err
+
+
+def tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_dedupe_dry_run_prints_the_plan_and_changes_nothing(album, tiny_bundle, capsys):
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    before = tree(album)
+    code, out, _ = run(capsys, "dedupe", "--move-to", str(album.parent / "dupes"), "--dry-run")
+    assert code == 0 and tree(album) == before and not (album.parent / "dupes").exists()
+    moved = sorted(os.path.basename(line.split(None, 1)[1]) for line in out.splitlines() if line.startswith("move "))
+    assert moved == ["copy0.jpg", "small0.png", "small1.png"]        # the originals are kept
+    assert "would move to" in out and "3 photos" in out
+
+
+def test_dedupe_moves_all_but_the_keeper_and_undo_puts_them_back(album, tiny_bundle, capsys):
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    before = tree(album)
+    dest = album.parent / "dupes"
+    code, out, _ = run(capsys, "dedupe", "--keep", "oldest", "--move-to", str(dest))
+    assert code == 0 and "moved 3 photos" in out
+    assert len(tree(dest)) == 3 and len(tree(album)) == len(before) - 3
+    code, out, _ = run(capsys, "groups", "--json", "-")
+    assert json.loads(out)["groups"] == []
+    assert run(capsys, "undo")[0] == 0
+    assert tree(album) == before and tree(dest) == []
+
+
+def test_dedupe_trash_never_removes_the_last_copy(album, tiny_bundle, capsys, monkeypatch):
+    import send2trash
+    trashed = []
+    monkeypatch.setattr(send2trash, "send2trash", lambda p: (trashed.append(p), os.remove(p)))
+    run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
+    os.remove(album / "orig1.jpg")                     # the keeper of one group, gone outside the app
+    code, out, _ = run(capsys, "dedupe", "--trash")
+    assert code == 0 and (album / "small1.png").exists()
+    assert sorted(os.path.basename(p) for p in trashed) == ["copy0.jpg", "small0.png"]
