@@ -8,6 +8,7 @@ crash leaves each file either at its old place or at its new one, and a move can
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import os
@@ -170,6 +171,7 @@ def trash(lib, plan: Plan, trash_func=None) -> Outcome:
     """Send the plan's files to the system trash (or `trash_func(path)` in tests)."""
     if trash_func is None:
         from send2trash import send2trash as trash_func
+    recover(lib)
     action = uuid.uuid4().hex
     out = Outcome()
     for path in plan.ok:
@@ -195,24 +197,66 @@ def _unique_destination(dest_dir, name):
     return candidate
 
 
+PARTIAL = ".lookalike-partial"
+
+
 def _move_file(src, dst):
-    """Rename when possible; across devices copy, fsync, then remove the source, so a crash
-    leaves the file in at least one place."""
+    """Rename when possible; across devices copy to a temporary name beside the destination,
+    fsync, rename it into place, then remove the source: a crash leaves the file whole in at
+    least one place (and a partial copy only under the temporary name, which `recover` removes)."""
     try:
         os.rename(src, dst)
     except OSError as exc:
-        if exc.errno != 18:   # EXDEV
+        if exc.errno != errno.EXDEV:
             raise
-        shutil.copy2(src, dst)
-        with open(dst, "rb") as fh:
+        tmp = dst + PARTIAL
+        shutil.copy2(src, tmp)
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.replace(tmp, dst)
         os.remove(src)
+
+
+def _same_file_content(a, b) -> bool:
+    from .hashing import full_digest
+    try:
+        return os.path.getsize(a) == os.path.getsize(b) and full_digest(a) == full_digest(b)
+    except OSError:
+        return False
+
+
+def recover(lib) -> int:
+    """Finish what a crash interrupted: for every journalled move that started but has no end,
+    remove a partial copy, and where the whole copy is in place and the source still exists
+    (killed between copy and remove across devices) remove the source. Returns the number of
+    moves completed. Called before every scan and action."""
+    last: dict[tuple[str, str], dict] = {}
+    for r in journal(lib):
+        if r.get("op") == "move" and "src" in r:
+            last[(r["action"], r["src"])] = r
+    done = 0
+    for r in last.values():
+        if r["state"] != "start":
+            continue
+        src, dst = r["src"], r["dst"]
+        if os.path.lexists(dst + PARTIAL):
+            os.remove(dst + PARTIAL)
+        if os.path.exists(dst) and (not os.path.lexists(src) or _same_file_content(src, dst)):
+            if os.path.lexists(src):
+                os.remove(src)
+            _append(lib, {**r, "state": "done", "recovered": True})
+            _forget(lib, [src])
+            done += 1
+        else:
+            _append(lib, {**r, "state": "failed", "recovered": True})
+    return done
 
 
 def move(lib, plan: Plan, dest_dir) -> Outcome:
     """Move the plan's files into `dest_dir` (never overwriting); journalled for undo."""
     dest_dir = os.path.abspath(dest_dir)
     os.makedirs(dest_dir, exist_ok=True)
+    recover(lib)
     action = uuid.uuid4().hex
     out = Outcome()
     for path in plan.ok:
@@ -234,6 +278,7 @@ def move(lib, plan: Plan, dest_dir) -> Outcome:
 def undo_last(lib) -> Outcome:
     """Move the files of the last move back where they were. Files sent to the trash are
     restored from the system trash by the user; the journal names them."""
+    recover(lib)
     records = journal(lib)
     moves = [r for r in records if r["op"] == "move"]
     undone_actions = {r["action"] for r in records if r.get("op") == "undo"}

@@ -129,6 +129,8 @@ class Library:
         roots = list(roots) if roots else self.catalog.roots()
         if not roots:
             raise LibraryError("no folders to scan: name one, e.g. `lookalike scan ~/Pictures`")
+        from .actions import recover
+        recover(self)                    # a move a crash interrupted is finished first
         with self.catalog.transaction():
             self.catalog.set_meta("model_path", str(Path(bundle.path).resolve()))
         return scanner.run_scan(self.catalog, self.embedder(bundle), self.index_for(bundle),

@@ -88,12 +88,40 @@ def digest(path):
         return hashlib.blake2b(fh.read(), digest_size=16).hexdigest()
 
 
-def test_move_killed_midway_never_loses_a_file(library_photos, tiny_bundle, tmp_path):
+CROSS_DEVICE = """
+import errno, os, shutil, signal
+_rename, _remove, _copy2 = os.rename, os.remove, shutil.copy2
+calls = {{"copy": 0, "remove": 0}}
+def _no_rename_across(src, dst, *a, **k):   # as if the destination were on another file system
+    if os.fspath(src).startswith({photos!r}):
+        raise OSError(errno.EXDEV, "Invalid cross-device link", src)
+    return _rename(src, dst, *a, **k)
+def _copy_then_maybe_die(src, dst, *a, **k):
+    calls["copy"] += 1
+    if {kill!r} == "mid-copy" and calls["copy"] == 3:      # half the bytes written, then killed
+        with open(src, "rb") as i, open(dst, "wb") as o:
+            o.write(i.read()[: os.path.getsize(src) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _copy2(src, dst, *a, **k)
+def _remove_or_die(path, *a, **k):
+    calls["remove"] += 1
+    if {kill!r} == "after-copy" and calls["remove"] == 3:  # the copy is whole, the source not yet removed
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _remove(path, *a, **k)
+os.rename, os.remove, shutil.copy2 = _no_rename_across, _remove_or_die, _copy_then_maybe_die
+"""
+
+
+@pytest.mark.parametrize("kill", ["random", "mid-copy", "after-copy"])
+def test_move_killed_midway_never_loses_a_file(library_photos, tiny_bundle, tmp_path, kill):
+    """A move killed at random times (same file system: rename) and, across file systems
+    (copy + remove), killed in the middle of a copy and between a copy and its remove."""
     lib = tmp_path / "lib"
     subprocess.run(cli("scan", str(library_photos), lib=lib, model=tiny_bundle), check=True)
     before = {digest(os.path.join(library_photos, f)) for f in os.listdir(library_photos)}
     dest = tmp_path / "moved"
-    script = textwrap.dedent(f"""
+    script = (CROSS_DEVICE.format(photos=str(library_photos), kill=kill) if kill != "random" else "") + \
+        textwrap.dedent(f"""
         from lookalike.core import actions
         from lookalike.core.bundle import load_bundle
         from lookalike.core.library import Library
@@ -105,19 +133,25 @@ def test_move_killed_midway_never_loses_a_file(library_photos, tiny_bundle, tmp_
         print(len(plan.ok), flush=True)
         actions.move(lib, plan, {str(dest)!r})
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    n_planned = int(proc.stdout.readline())
-    assert n_planned >= 10
-    time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    after = [os.path.join(library_photos, f) for f in os.listdir(library_photos)]
-    after += [os.path.join(dest, f) for f in os.listdir(dest)] if dest.exists() else []
-    assert {digest(p) for p in after} == before          # every photo is somewhere
-    assert len(after) == len(before)                      # and in one place only
-    # the catalog agrees after the next scan: it lists exactly the files left in the folder
-    subprocess.run(cli("scan", str(library_photos), lib=lib, model=tiny_bundle), check=True)
-    db = sqlite3.connect(os.path.join(lib, "catalog.sqlite"))
-    rows = {os.fsdecode(r[0]) for r in db.execute("SELECT path FROM files")}
-    db.close()
-    assert rows == {os.path.join(library_photos, f) for f in os.listdir(library_photos)}
+    rng = random.Random(11)
+    for k in range(max(1, KILLS // 2) if kill == "random" else 1):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        n_planned = int(proc.stdout.readline())
+        if k == 0:
+            assert n_planned >= 10
+        if kill == "random":
+            time.sleep(rng.uniform(0.0, 0.05))
+            proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+        proc.stdout.close()
+        # the next scan finishes an interrupted move (a whole copy in place: the source goes;
+        # a partial copy: removed) and the catalog lists exactly the files left in the folder
+        subprocess.run(cli("scan", str(library_photos), lib=lib, model=tiny_bundle), check=True)
+        after = [os.path.join(library_photos, f) for f in os.listdir(library_photos)]
+        after += [os.path.join(dest, f) for f in os.listdir(dest)] if dest.exists() else []
+        assert {digest(p) for p in after} == before          # every photo is somewhere
+        assert len(after) == len(before)                      # and in one place only, whole
+        db = sqlite3.connect(os.path.join(lib, "catalog.sqlite"))
+        rows = {os.fsdecode(r[0]) for r in db.execute("SELECT path FROM files")}
+        db.close()
+        assert rows == {os.path.join(library_photos, f) for f in os.listdir(library_photos)}
