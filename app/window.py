@@ -52,10 +52,6 @@ def _duration(s: float) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
-def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _import_opencv_once():
     """Import OpenCV in one thread before the scan's decode threads need it: two threads doing
     the first `import cv2` at once can see the module without `cv2.data` (face crops then fail
@@ -84,6 +80,7 @@ class MainWindow(QMainWindow):
     scan_cancelled = Signal()
     action_finished = Signal(object)   # core.actions.Outcome
     message = Signal(str)              # everything shown to the user in the status line
+    folders_changed = Signal()         # a folder was added or (un)protected (written to the library)
 
     def __init__(self, settings: Settings | None = None, library_dir=None, model_dir=None, trash_func=None,
                  retrain_command=None, has_torch=None, parent=None):
@@ -103,6 +100,7 @@ class MainWindow(QMainWindow):
         self._load_gen = itertools.count()
         self._current_load = -1
         self._scan_job = None
+        self._pending_roots: set[str] = set()      # folders added, their write still queued
 
         self.setWindowTitle("Lookalike")
         self.setAcceptDrops(True)
@@ -372,9 +370,30 @@ class MainWindow(QMainWindow):
         dirs = [os.path.abspath(d) for d in dirs if os.path.isdir(d)]
         if not dirs or self.lib is None:
             return
-        self.lib.catalog.add_roots(dirs)
-        self.refresh_folders()
-        self.show_message(f"Added {', '.join(os.path.basename(d) or d for d in dirs)}. Press Scan to read the photos.")
+        self._pending_roots.update(dirs)
+
+        def done(_):
+            self._pending_roots.difference_update(dirs)
+            self.refresh_folders()
+            self.show_message(f"Added {', '.join(os.path.basename(d) or d for d in dirs)}. "
+                              f"Press Scan to read the photos.")
+            self.folders_changed.emit()
+
+        self._write(lambda w: w.add_roots(dirs), "add-folder", done)
+
+    def _write(self, fn, name, done=None):
+        """Run `fn(writable library)` on the window's single writer thread (core's one-writer rule)."""
+        lib_dir = str(self.lib.dir)
+
+        def work(_p, _c):
+            with Library(lib_dir, write=True) as w:
+                return fn(w)
+
+        def failed(msg):
+            self._pending_roots.clear()
+            self.show_message(msg, error=True)
+
+        return self.jobs.start(work, name=name, done=done, failed=failed, writes=True)
 
     def remove_folder(self, path):
         if self.lib is None:
@@ -382,30 +401,24 @@ class MainWindow(QMainWindow):
         if path not in self.lib.catalog.roots():
             self.set_protected(path, False)
             return
-        lib_dir = str(self.lib.dir)
-
-        def work(_p, _c):
-            # TODO(engine): Library.remove_root(path) that also forgets the folder's files
-            with Library(lib_dir, write=True) as w:
-                with w.catalog.transaction():
-                    w.catalog.remove_root(path)
-                    gone = [i for p, (i, _, _) in w.catalog.file_states().items() if _under(p, path)]
-                    w.catalog.delete_files(gone)
-            return len(gone)
 
         def done(n):
             self.refresh_folders()
             self.show_message(f"Removed {path} from the library ({n} photos forgotten; the files are untouched).")
             self.reload()
 
-        self.jobs.start(work, name="remove-folder", done=done, failed=lambda m: self.show_message(m, error=True))
+        self._write(lambda w: w.remove_root(path), "remove-folder", done)
 
     def set_protected(self, path, on):
         if self.lib is None:
             return
-        self.lib.catalog.set_protected(path, on)
-        self.refresh_folders()
-        self.show_message(f"{path} is {'protected: nothing in it will be trashed or moved' if on else 'no longer protected'}.")
+
+        def done(_):
+            self.refresh_folders()
+            self.show_message(f"{path} is {'protected: nothing in it will be trashed or moved' if on else 'no longer protected'}.")
+            self.folders_changed.emit()
+
+        self._write(lambda w: w.set_protected(path, on), "protect", done)
 
     def _protect_dialog(self):
         d = self.ask_directory("Protect a folder")
@@ -422,7 +435,7 @@ class MainWindow(QMainWindow):
         if self.bundle is None:
             self.show_message("No usable model: choose one in Settings.", error=True)
             return
-        if not self.lib.catalog.roots():
+        if not self.lib.catalog.roots() and not self._pending_roots:
             self.show_message("Add a photo folder first (button or drag it here).", error=True)
             return
         lib_dir, bundle = str(self.lib.dir), self.bundle
@@ -436,7 +449,7 @@ class MainWindow(QMainWindow):
 
         self._scan_counts = {}
         self._scan_job = self.jobs.start(work, name="scan", progress=self._scan_progress, done=self._scan_done,
-                                         failed=self._scan_failed, cancelled=self._scan_cancelled)
+                                         failed=self._scan_failed, cancelled=self._scan_cancelled, writes=True)
         self._scan_job.signals.finished.connect(self._scan_ended)
         self.scan_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
@@ -610,7 +623,8 @@ class MainWindow(QMainWindow):
             self.show_message(msg, error=bool(out.failed))
             self.action_finished.emit(out)
 
-        self.jobs.start(work, name="action", done=done, failed=lambda m: self.show_message(m, error=True))
+        self.jobs.start(work, name="action", done=done, writes=True,
+                        failed=lambda m: self.show_message(m, error=True))
 
     def undo_move(self):
         if self.lib is None:
@@ -626,7 +640,8 @@ class MainWindow(QMainWindow):
             self.action_finished.emit(out)
             self.start_scan()
 
-        self.jobs.start(work, name="undo", done=done, failed=lambda m: self.show_message(m, error=True))
+        self.jobs.start(work, name="undo", done=done, writes=True,
+                        failed=lambda m: self.show_message(m, error=True))
 
     def not_duplicate(self):
         """The selected members (or the whole group) are not copies of each other: stored, never grouped again."""
@@ -650,7 +665,8 @@ class MainWindow(QMainWindow):
             self.show_message(f"{len(paths)} photos will not be grouped together again.")
             self.reload()
 
-        self.jobs.start(work, name="not-duplicate", done=done, failed=lambda m: self.show_message(m, error=True))
+        self.jobs.start(work, name="not-duplicate", done=done, writes=True,
+                        failed=lambda m: self.show_message(m, error=True))
 
     def export_groups(self):
         if self.lib is None or not len(self.groups_model.arrays):

@@ -74,7 +74,11 @@ class Job(QRunnable):
 
 
 class JobRunner(QObject):
-    """Starts jobs in its own pool and keeps each alive until its last signal was handled."""
+    """Starts jobs in its own pool and keeps each alive until its last signal was handled.
+
+    Jobs that change the library (`writes=True`) run one at a time, in the order started, on
+    a single writer thread: the window never has two writers, and a write queued behind a
+    scan waits for it instead of failing on the library's lock."""
     idle = Signal()
     busy_changed = Signal(bool)
 
@@ -82,10 +86,13 @@ class JobRunner(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
+        self.write_pool = QThreadPool(self)
+        self.write_pool.setMaxThreadCount(1)
         self._jobs: list[Job] = []
         self._closed = False
 
-    def start(self, fn, *, name="job", done=None, failed=None, progress=None, cancelled=None) -> Job:
+    def start(self, fn, *, name="job", done=None, failed=None, progress=None, cancelled=None,
+              writes: bool = False) -> Job:
         job = Job(fn, name)
         s = job.signals
         for sig, slot in ((s.progress, progress), (s.done, done), (s.failed, failed), (s.cancelled, cancelled)):
@@ -95,7 +102,7 @@ class JobRunner(QObject):
         self._jobs.append(job)
         if len(self._jobs) == 1:
             self.busy_changed.emit(True)
-        self.pool.start(job)
+        (self.write_pool if writes else self.pool).start(job)
         return job
 
     def _guard(self, slot):
@@ -122,7 +129,8 @@ class JobRunner(QObject):
         for j in list(self._jobs):
             j.cancel()
         self.pool.clear()
-        ok = self.pool.waitForDone(timeout_ms)
+        self.write_pool.clear()
+        ok = self.pool.waitForDone(timeout_ms) & self.write_pool.waitForDone(timeout_ms)
         if ok:
             self._jobs.clear()       # all ran or were dropped; their late signals are ignored
         return ok

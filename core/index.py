@@ -1,15 +1,19 @@
 """The HNSW index (hnswlib): a cache beside the catalog, rebuilt from the stored vectors.
 
-Each index file has a sidecar `.meta.json` (dimension, count, a sampled checksum of the
-index file) and `.labels.npy` (live labels). A missing, stale or damaged index is repaired:
-stale ones are synced incrementally, damaged ones rebuilt. Writes are atomic.
+Each index file has a sidecar `.meta.json` (dimension, count, the BLAKE2b of the index file
+and of `.labels.npy`, the live labels). A missing, stale or damaged index is repaired: stale
+ones are synced incrementally, damaged ones rebuilt. Writes are atomic, each through a
+temporary file of its own, and the digests are those of the bytes this saver wrote, so two
+savers at once leave either one's files or a mismatch that the next load rebuilds.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +24,31 @@ M = 16
 EF_CONSTRUCTION = 100
 
 
-def sampled_digest(path) -> str:
-    """BLAKE2b of the size and 64 slices spread over the file: catches truncation and garbage
-    without reading a gigabyte on every open."""
-    size = os.path.getsize(path)
-    h = hashlib.blake2b(str(size).encode(), digest_size=16)
+def file_digest(path) -> str:
+    """BLAKE2b of the whole file (the load reads it all anyway)."""
+    h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as fh:
-        step = max(1, size // 64)
-        for off in range(0, size, step):
-            fh.seek(off)
-            h.update(fh.read(65536))
-        fh.seek(max(0, size - (1 << 20)))
-        h.update(fh.read())
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, writer):
-    tmp = path.with_name(path.name + ".tmp")
-    writer(str(tmp))
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def _atomic_write_bytes(path: Path, writer) -> str:
+    """Write through a unique temporary file beside `path`, then rename; returns the digest of
+    what was written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        digest = file_digest(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return digest
 
 
 class VectorIndex:
@@ -68,11 +76,11 @@ class VectorIndex:
             meta = json.loads(self.meta_path.read_text())
             if meta.get("dim") != self.dim or not self.path.is_file():
                 return False
-            if sampled_digest(self.path) != meta.get("digest"):
+            if file_digest(self.path) != meta.get("digest"):
                 log.warning("index %s is damaged (checksum mismatch): rebuilding", self.path)
                 return False
             labels = np.load(self.labels_path, allow_pickle=False)
-            if sampled_digest(self.labels_path) != meta.get("labels_digest"):
+            if file_digest(self.labels_path) != meta.get("labels_digest"):
                 return False
             index = hnswlib.Index(space="ip", dim=self.dim)
             index.load_index(str(self.path), max_elements=int(meta["capacity"]), allow_replace_deleted=True)
@@ -85,16 +93,19 @@ class VectorIndex:
     def save(self):
         if self.index is None:
             return
-        _atomic_write_bytes(self.path, self.index.save_index)
+        digest = _atomic_write_bytes(self.path, self.index.save_index)
+
         def write_labels(p):
             with open(p, "wb") as fh:
                 np.save(fh, self.labels)
-        _atomic_write_bytes(self.labels_path, write_labels)
+        labels_digest = _atomic_write_bytes(self.labels_path, write_labels)
         meta = {"dim": self.dim, "count": int(len(self.labels)), "capacity": int(self.index.get_max_elements()),
-                "digest": sampled_digest(self.path), "labels_digest": sampled_digest(self.labels_path)}
-        tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.meta_path)
+                "digest": digest, "labels_digest": labels_digest}
+
+        def write_meta(p):
+            with open(p, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(meta))
+        _atomic_write_bytes(self.meta_path, write_meta)
 
     # -- content ------------------------------------------------------------------------
     def _new(self, capacity):

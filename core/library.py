@@ -88,6 +88,11 @@ class Library:
             self._lock.release()
             self._lock = None
 
+    @property
+    def writable(self) -> bool:
+        """True when this process holds the library's writer lock."""
+        return self._lock is not None
+
     def close(self):
         try:
             self.catalog.close()
@@ -137,6 +142,16 @@ class Library:
                                 self.model_key(bundle), roots, progress, cancel,
                                 workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)],
                                 retry_errors=retry_problems)
+
+    def add_roots(self, paths):
+        """Folders to scan (absolute paths); needs a writable library."""
+        with self.catalog.transaction():
+            self.catalog.add_roots([os.path.abspath(os.fspath(p)) for p in paths])
+
+    def set_protected(self, path, on: bool = True):
+        """Protect a folder (nothing in it is ever trashed or moved), or stop; needs a writable library."""
+        with self.catalog.transaction():
+            self.catalog.set_protected(os.path.abspath(os.fspath(path)), on)
 
     def offline_roots(self) -> list[str]:
         """Folders of the library that cannot be read now: their photos are kept as they were."""
@@ -239,8 +254,8 @@ class Library:
         if len(labels) == 0:
             return []
         index = self.index_for(bundle)
-        if index.sync(labels, lambda: self.catalog.iter_vectors(key, bundle.embedding_dim)):
-            index.save()
+        if index.sync(labels, lambda: self.catalog.iter_vectors(key, bundle.embedding_dim)) and self.writable:
+            index.save()          # a reader never writes: its synced index lives in memory only
         nl, sims = index.knn(q[None], k + 1)
         fids = ids[np.searchsorted(labels, nl[0])]
         rows = {r.id: r for r in self.catalog.files(fids.tolist())}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,15 +43,23 @@ class Member:
 
 
 def _dates(taken_at, mtime_ns) -> np.ndarray:
-    """Seconds since the epoch: the date taken where known, else the file's time."""
+    """Seconds since the epoch: the date taken where known (read as UTC), else the file's time."""
     out = np.asarray(mtime_ns, np.float64) / 1e9
-    for i, t in enumerate(taken_at):
-        if t:
-            try:
-                out[i] = time.mktime(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S"))
-            except (ValueError, OverflowError):
-                pass
+    text = np.array([t[:19] if t else "NaT" for t in taken_at], dtype="U19")
+    try:
+        when = text.astype("datetime64[s]")
+    except ValueError:                  # one malformed date: parse one by one
+        when = np.array([_one_date(t) for t in text], dtype="datetime64[s]")
+    ok = ~np.isnat(when)
+    out[ok] = when[ok].astype(np.int64)
     return out
+
+
+def _one_date(text):
+    try:
+        return np.datetime64(text, "s")
+    except ValueError:
+        return np.datetime64("NaT")
 
 
 @dataclass

@@ -15,7 +15,8 @@ from .test_window import EXPECTED  # noqa: E402
 
 def test_dropped_folder_is_added_and_a_removed_folder_is_forgotten(qtbot, make_window, album):
     win = make_window()
-    drop(win.folders, [album])
+    with qtbot.waitSignal(win.folders_changed, timeout=10000):
+        drop(win.folders, [album])
     assert win.lib.catalog.roots() == [str(album)]
     assert win.folders.list.count() == 1
     scan(qtbot, win)
@@ -40,9 +41,11 @@ def test_an_unplugged_folder_is_shown_offline_and_its_groups_stay(qtbot, make_wi
 
 def test_protecting_a_folder_from_the_panel_is_stored(qtbot, make_window, album):
     win = make_window()
-    win.add_folders([str(album)])
+    with qtbot.waitSignal(win.folders_changed, timeout=10000):
+        win.add_folders([str(album)])
     item = win.folders.list.item(0)
-    item.setCheckState(Qt.CheckState.Checked)
+    with qtbot.waitSignal(win.folders_changed, timeout=10000):
+        item.setCheckState(Qt.CheckState.Checked)
     assert win.lib.catalog.protected() == [str(album)]
     assert "protected" in win.last_message
 
@@ -101,3 +104,18 @@ def test_arrow_keys_move_between_groups_and_members(qtbot, make_window, album):
     assert win.members_model.items[1].path in win.marks
     qtbot.keyClick(win.members_view, Qt.Key.Key_Space)
     assert not win.marks
+
+
+def test_folder_changes_go_through_the_locked_writer(qtbot, make_window, album):
+    """The window's library is read-only: adding or protecting a folder is a write, which waits
+    for the writer lock like a scan does (here another process holds it: nothing is written)."""
+    from lookalike.core.library import Library
+    win = make_window()
+    with Library(win.library_dir, write=True):
+        with qtbot.waitSignal(win.jobs.idle, timeout=10000):
+            win.add_folders([str(album)])
+        assert "in use by another Lookalike process" in win.last_message
+        with qtbot.waitSignal(win.jobs.idle, timeout=10000):
+            win.set_protected(str(album), True)
+        assert "in use by another Lookalike process" in win.last_message
+    assert win.lib.catalog.roots() == [] and win.lib.catalog.protected() == []

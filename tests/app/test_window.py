@@ -96,7 +96,8 @@ def test_user_can_cancel_a_scan_with_the_stop_button(qtbot, make_window, album):
 def test_second_writer_gets_the_busy_message(qtbot, make_window, album):
     from lookalike.core.library import Library
     win = make_window()
-    win.add_folders([str(album)])
+    with qtbot.waitSignal(win.folders_changed, timeout=10000):
+        win.add_folders([str(album)])
     with Library(win.library_dir, write=True):
         with qtbot.waitSignal(win.scan_failed, timeout=10000) as blocker:
             win.start_scan()
@@ -108,7 +109,8 @@ def test_second_writer_gets_the_busy_message(qtbot, make_window, album):
 def test_mark_by_rule_then_trash_keeps_the_last_copy_and_protected_files(qtbot, make_window, album, trash_dir):
     win = make_window()
     scan(qtbot, win, album)
-    win.set_protected(str(album / "keep"), True)
+    with qtbot.waitSignal(win.folders_changed, timeout=10000):
+        win.set_protected(str(album / "keep"), True)
     asked = []
     win.confirm = lambda title, text, detail="": asked.append((text, detail)) or True
     win.mark_by_rule("highest_resolution")
@@ -149,7 +151,8 @@ def test_mark_by_rule_then_trash_keeps_the_last_copy_and_protected_files(qtbot, 
 def test_protected_file_marked_by_hand_is_refused(qtbot, make_window, album, trash_dir):
     win = make_window()
     scan(qtbot, win, album)
-    win.set_protected(str(album / "keep"), True)
+    with qtbot.waitSignal(win.folders_changed, timeout=10000):
+        win.set_protected(str(album / "keep"), True)
     win.marks.add(str(album / "keep" / "archived1.jpg"))
     win.trash_marked()
     assert "in a protected folder" in win.last_message
