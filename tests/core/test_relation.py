@@ -1,0 +1,71 @@
+"""How two photos that share keypoints relate: a copy covers the other photo and changes
+nothing once tones are matched; neighbouring frames of a sweep cover only part of each other;
+a scene whose objects moved changes where they moved."""
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance
+
+from lookalike.core import relation
+
+from ..conftest import shapes
+
+
+def scene(size=(1200, 600), seed=5):
+    """A wide textured scene: many flat shapes plus fine marks, so ORB finds corners everywhere."""
+    im = shapes(seed, size, n=160, max_size=(120, 90))
+    a = np.asarray(im, np.float32).copy()
+    rng = np.random.default_rng(seed)
+    for _ in range(3000):
+        x, y = rng.integers(0, size[0] - 8), rng.integers(0, size[1] - 8)
+        a[y:y + rng.integers(2, 8), x:x + rng.integers(2, 8)] += rng.uniform(-60, 60)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def wide():
+    return scene()
+
+
+def rel(a, b):
+    return relation.relate(relation.view(a), relation.view(b))
+
+
+def test_an_edited_copy_covers_the_photo_and_changes_nothing(wide):
+    shot = wide.crop((0, 0, 800, 600))
+    copy = ImageEnhance.Brightness(shot.resize((600, 450), Image.LANCZOS)).enhance(1.4)
+    r = rel(shot, copy)
+    assert r.inliers >= 20
+    assert min(r.overlap, r.overlap_b) > 0.9
+    assert r.change < 0.05
+
+
+def test_a_crop_covers_all_of_itself(wide):
+    shot = wide.crop((0, 0, 800, 600))
+    crop = shot.crop((150, 100, 700, 520))
+    r = rel(shot, crop)
+    assert r.inliers >= 20
+    assert max(r.overlap, r.overlap_b) > 0.9
+    assert r.change < 0.02
+
+
+def test_neighbouring_frames_of_a_sweep_cover_only_part_of_each_other(wide):
+    left, right = wide.crop((0, 0, 700, 600)), wide.crop((400, 0, 1100, 600))
+    r = rel(left, right)
+    assert r.inliers >= 20                  # they share pixels: the old check called this a copy
+    assert max(r.overlap, r.overlap_b) < 0.6
+
+
+def test_an_object_moved_between_two_shots_is_change(wide):
+    shot = wide.crop((0, 0, 800, 600))
+    before, after = shot.copy(), shot.copy()
+    ImageDraw.Draw(before).rectangle((100, 150, 320, 420), fill=(250, 240, 20))
+    ImageDraw.Draw(after).rectangle((480, 150, 700, 420), fill=(250, 240, 20))
+    moved = rel(before, after)
+    same = rel(before, ImageEnhance.Contrast(before).enhance(1.3))
+    assert moved.inliers >= 20
+    assert moved.change > 0.1 > same.change
+
+
+def test_unrelated_photos_have_no_relation():
+    r = rel(scene(seed=1), scene(seed=2))
+    assert r.inliers < 12
