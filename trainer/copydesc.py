@@ -1,0 +1,606 @@
+"""The copy descriptor: self-supervised contrastive training of the default model (issue 17).
+
+    python -m lookalike.trainer.copydesc POOL --val-bench BENCH --work DIR --out BUNDLE
+           [--config FILE] [--set KEY=VALUE ...]
+
+The recipe of the strong copy detectors (SSCD, the DISC21 winners), sized for a CPU:
+
+* every pool photo is its own class, and so is each of a pair of non-overlapping regions of
+  it (two crops of one photo are *not* the same picture, like the kit's near-miss pairs; a
+  region and its whole photo overlap, so that pair is neither positive nor negative);
+* strong copy edits (crops down to 15 % of the area, rotations, mirrors, tone, text, overlays
+  of another photo, borders, blur, noise, resizing, JPEG/WebP) rendered through the engine's own
+  `core.bundle.to_input`, so training sees the tensors inference sees;
+* InfoNCE over two copies per class (pytorch-metric-learning's NTXentLoss, with the
+  overlapping pairs taken out of the negatives) plus a KoLeo regulariser that spreads the
+  embeddings (Sablayrolles et al., "Spreading vectors for similarity search");
+* a feature cache: the frozen first `model.cache_stages` stages run once per edited copy, and
+  each step trains only the last backbone blocks, GeM and the projection on the cache. The
+  projection starts as the PCA whitening of the pretrained GeM features, so step 0 is the
+  plain backbone's descriptor, not a random one.
+
+Checkpoints and the cache live in --work, so a killed run resumes where it stopped (`--resume`).
+The checkpoint that scores best on validation (held-out pool photos + a kit folder built from
+the kit's --part train photos) is exported as a bundle with thresholds calibrated on it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+DEFAULTS = Path(__file__).with_name("copydesc.toml")
+WHOLE = 0
+
+
+def emit(**event):
+    print(json.dumps(event), flush=True)
+
+
+# --------------------------------------------------------------------------- copies
+
+def _strong_edit(im: Image.Image, rng: random.Random, a: dict, work_side: int,
+                 other: Image.Image | None) -> Image.Image:
+    """The trainer's copy edits (data.edit) plus an overlay of another photo and a border."""
+    from .data import edit
+    im = edit(im, rng, a, work_side)
+    if other is not None and rng.random() < a["overlay"]:
+        w, h = im.size
+        frac = math.sqrt(rng.uniform(0.1, 0.3))
+        ow, oh = max(8, round(w * frac * rng.uniform(0.7, 1.3))), max(8, round(h * frac))
+        patch = other.resize((min(ow, w), min(oh, h)), Image.BILINEAR)
+        im = im.copy()
+        im.paste(patch, (rng.randint(0, w - patch.width), rng.randint(0, h - patch.height)))
+    if rng.random() < a["border"]:
+        w, h = im.size
+        pad = max(2, round(min(w, h) * rng.uniform(0.03, 0.15)))
+        fill = tuple(rng.randint(0, 255) for _ in range(3)) if rng.random() < 0.5 else (0, 0, 0)
+        if rng.random() < 0.5:                 # letterbox: top and bottom only
+            im = ImageOps.expand(im, border=(0, pad, 0, pad), fill=fill)
+        else:
+            im = ImageOps.expand(im, border=pad, fill=fill)
+    return im
+
+
+def class_boxes(size, rng: random.Random, region_pairs: int):
+    """[(kind, box)]: the whole photo (kind 0), then region pairs (kinds 1, 2, 3, ...)."""
+    from .data import FULL, region_pair
+    out = [(WHOLE, FULL)]
+    for _ in range(region_pairs):
+        for box in region_pair(rng, *size):
+            out.append((len(out), box))
+    return out
+
+
+def render_photo(images, index: int, seed: int, cfg, spec, copies: int, region_copies: int):
+    """One pool photo's classes: [(kind, [input arrays])], the unedited picture first."""
+    from lookalike.core.bundle import to_input
+    from .data import crop_box
+    rng = random.Random(seed * 1_000_003 + index)
+    a = cfg["augment"]
+    im = images[index]
+    work_side = 2 * int(cfg["model"]["input_size"])
+    out = []
+    for kind, box in class_boxes(im.size, rng, int(cfg["data"]["region_pairs"])):
+        base = crop_box(im, box)
+        n = copies if kind == WHOLE else region_copies
+        xs = [to_input(base, spec)]
+        for _ in range(n):
+            other = images[rng.randrange(len(images))] if len(images) > 1 else None
+            if other is im:
+                other = None
+            xs.append(to_input(_strong_edit(base, rng, a, work_side, other), spec))
+        out.append((kind, xs))
+    return out
+
+
+_POOL_IMAGES = None
+
+
+def _render_task(args):
+    index, seed, cfg, spec, copies, region_copies = args
+    return index, render_photo(_POOL_IMAGES, index, seed, cfg, spec, copies, region_copies)
+
+
+def load_pool(folder, long_side: int, max_photos: int = 0):
+    """Pool photos decoded by the engine (orientation applied), long side <= long_side."""
+    from lookalike.core.decode import DecodeError, load_rgb
+    from .data import list_photos
+    paths = list_photos(folder)
+    if max_photos:
+        import zlib                            # a stable, spread-out choice of photos
+        paths = sorted(paths, key=lambda p: zlib.crc32(str(p).encode()))[:max_photos]
+        paths.sort()
+    images, kept = [], []
+    for p in paths:
+        try:
+            im = load_rgb(p, target=long_side // 2)
+        except DecodeError:
+            continue
+        s = long_side / max(im.size)
+        if s < 1:
+            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BILINEAR)
+        im.load()
+        images.append(im)
+        kept.append(str(p))
+    return kept, images
+
+
+# --------------------------------------------------------------------------- feature cache
+
+class FeatureCache:
+    """Cached prefix features (float16) of every copy, with each row's class, the class's
+    photo and its kind (0 = whole photo, else a region)."""
+
+    def __init__(self, feats, row_class, class_photo, class_kind):
+        self.feats = feats
+        self.row_class = np.asarray(row_class, dtype=np.int64)
+        self.class_photo = np.asarray(class_photo, dtype=np.int64)
+        self.class_kind = np.asarray(class_kind, dtype=np.int64)
+        order = np.argsort(self.row_class, kind="stable")
+        bounds = np.searchsorted(self.row_class[order], np.arange(len(self.class_photo) + 1))
+        self.rows_of = [order[bounds[c]:bounds[c + 1]] for c in range(len(self.class_photo))]
+        self.classes_of_photo: dict[int, list[int]] = {}
+        for c, p in enumerate(self.class_photo):
+            self.classes_of_photo.setdefault(int(p), []).append(c)
+
+    def ignore(self, classes: np.ndarray) -> np.ndarray:
+        """[n, n] for items of these classes: overlapping (same photo, one of them the whole
+        photo, different classes) = neither positive nor negative."""
+        ph, kd = self.class_photo[classes], self.class_kind[classes]
+        same_photo = ph[:, None] == ph[None, :]
+        one_whole = (kd[:, None] == WHOLE) | (kd[None, :] == WHOLE)
+        return same_photo & one_whole & (classes[:, None] != classes[None, :])
+
+
+def build_cache(model, images, photo_ids, cfg, spec, seed, copies, region_copies, path=None,
+                chunk=64, workers=2, progress=None):
+    """Render every photo's copies (worker processes), run the frozen prefix once, keep float16.
+    With `path`, the cache is saved there (np.savez) and reused when it exists."""
+    import torch
+    if path is not None and Path(path).is_file():
+        z = np.load(path)
+        return FeatureCache(z["feats"], z["row_class"], z["class_photo"], z["class_kind"])
+    global _POOL_IMAGES
+    _POOL_IMAGES = images
+    n_stages = int(cfg["model"]["cache_stages"])
+    feats, row_class, class_photo, class_kind = [], [], [], []
+    tasks = [(i, seed, cfg, spec, copies, region_copies) for i in photo_ids]
+    pool = None
+    if workers > 1 and len(tasks) > 8:
+        import multiprocessing as mp
+        pool = mp.get_context("fork").Pool(workers)
+        it = pool.imap(_render_task, tasks, chunksize=4)
+    else:
+        it = map(_render_task, tasks)
+    pending, done, t0 = [], 0, time.time()
+
+    def flush():
+        x = torch.from_numpy(np.stack(pending))
+        with torch.no_grad():
+            feats.append(model.prefix(x, n_stages).half().numpy())
+        pending.clear()
+
+    try:
+        for index, classes in it:
+            for kind, xs in classes:
+                c = len(class_photo)
+                class_photo.append(index)
+                class_kind.append(kind)
+                for x in xs:
+                    pending.append(x)
+                    row_class.append(c)
+                    if len(pending) >= chunk:
+                        flush()
+            done += 1
+            if progress and done % 25 == 0:
+                progress(done, len(tasks), time.time() - t0)
+        if pending:
+            flush()
+    finally:
+        if pool is not None:
+            pool.terminate()
+        _POOL_IMAGES = None
+    cache = FeatureCache(np.concatenate(feats), row_class, class_photo, class_kind)
+    if path is not None:
+        tmp = Path(str(path) + ".tmp.npz")
+        np.savez(tmp, feats=cache.feats, row_class=cache.row_class,
+                 class_photo=cache.class_photo, class_kind=cache.class_kind)
+        os.replace(tmp, path)
+    return cache
+
+
+# --------------------------------------------------------------------------- losses
+
+def info_nce(emb, labels, ignore, temperature: float):
+    """InfoNCE (NT-Xent) over all positive pairs, negatives = different class and not ignored."""
+    import torch
+    from pytorch_metric_learning import losses
+    from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+    a1, p, a2, n = lmu.get_all_pairs_indices(labels)
+    keep = ~ignore[a2, n]
+    return losses.NTXentLoss(temperature=temperature)(emb, labels, (a1, p, a2[keep], n[keep]))
+
+
+def koleo(emb, eps: float = 1e-8):
+    """KoLeo: -mean log(distance to the nearest other vector); spreads the embeddings."""
+    import torch
+    d = torch.cdist(emb, emb)
+    d = d + torch.eye(len(emb), dtype=emb.dtype) * 1e3
+    return -torch.log(d.min(dim=1).values + eps).mean()
+
+
+# --------------------------------------------------------------------------- validation
+
+def _pr_at(pos, neg, target=0.99):
+    from .evaluate import _precision_threshold
+    t, r = _precision_threshold(np.asarray(pos), np.asarray(neg), target)
+    return r, t
+
+
+def _best_f1(pos, neg):
+    s = np.concatenate([pos, neg])
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    o = np.argsort(-s)
+    tp, fp = np.cumsum(y[o]), np.cumsum(1 - y[o])
+    f1 = 2 * tp / (tp + fp + len(pos))
+    return float(f1.max()) if len(f1) else 0.0
+
+
+class KitValidation:
+    """A kit folder (images/ + truth.json) preprocessed by the engine, cached at the prefix."""
+
+    def __init__(self, model, bench, cfg, spec):
+        import torch
+        from lookalike.core.bundle import Bundle
+        from lookalike.core.scanner import prepare
+        bench = Path(bench)
+        truth = json.loads((bench / "truth.json").read_text())
+        group_of = {m: gi for gi, g in enumerate(truth["groups"]) for m in g}
+        names = sorted(p for p in os.listdir(bench / "images") if not p.startswith("."))
+        fake = _FakeBundle(spec)
+        xs, kept = [], []
+        for nm in names:
+            _, x, *_rest, err = prepare(0, str(bench / "images" / nm), fake)
+            if err is None:
+                xs.append(x)
+                kept.append(nm)
+        self.names = kept
+        lab = np.array([group_of.get(n, -1 - i) for i, n in enumerate(kept)])
+        self.labels = lab
+        # near_miss_pairs: pairs of group indices (two crops of one photo, not duplicates)
+        nm = {frozenset(p) for p in truth.get("near_miss_pairs", [])}
+        iu = np.triu_indices(len(kept), 1)
+        self.iu = iu
+        self.same = lab[iu[0]] == lab[iu[1]]
+        self.near = np.array([frozenset((int(lab[i]), int(lab[j]))) in nm for i, j in zip(*iu)],
+                             dtype=bool)
+        n_stages = int(cfg["model"]["cache_stages"])
+        with torch.no_grad():
+            self.feats = torch.cat([model.prefix(torch.from_numpy(np.stack(xs[i:i + 64])), n_stages)
+                                    for i in range(0, len(xs), 64)])
+
+    def scores(self, model, n_stages):
+        import torch
+        model.eval()
+        with torch.no_grad():
+            e = torch.cat([model.embed_from(self.feats[i:i + 64], n_stages)
+                           for i in range(0, len(self.feats), 64)]).numpy()
+        sim = (e @ e.T * 100.0)[self.iu]
+        return sim[self.same], sim[~self.same], sim[self.near]
+
+
+class _FakeBundle:
+    """What core.scanner.prepare needs of a bundle: the input spec and the preprocess mode."""
+
+    def __init__(self, spec):
+        self.input = spec
+        self.preprocess = "whole"
+
+
+def pool_scores(model, cache: FeatureCache, n_stages: int):
+    """(positive, negative) pair scores over a validation cache (overlapping pairs left out)."""
+    import torch
+    model.eval()
+    with torch.no_grad():
+        f = torch.from_numpy(cache.feats.astype(np.float32))
+        e = torch.cat([model.embed_from(f[i:i + 64], n_stages) for i in range(0, len(f), 64)]).numpy()
+    lab = cache.row_class
+    sim = e @ e.T * 100.0
+    iu = np.triu_indices(len(lab), 1)
+    ign = cache.ignore(lab)[iu]
+    same = lab[iu[0]] == lab[iu[1]]
+    s = sim[iu]
+    return s[same], s[~same & ~ign]
+
+
+def validate(model, n_stages, val_cache, kit):
+    pos, neg = pool_scores(model, val_cache, n_stages)
+    r_pool, _ = _pr_at(pos, neg)
+    out = {"pool_r_at_p99": round(r_pool, 4), "pool_best_f1": round(_best_f1(pos, neg), 4)}
+    kpos = kneg = np.zeros(0)
+    if kit is not None:
+        kpos, kneg, knear = kit.scores(model, n_stages)
+        r_kit, _ = _pr_at(kpos, kneg)
+        out.update(kit_r_at_p99=round(r_kit, 4), kit_best_f1=round(_best_f1(kpos, kneg), 4),
+                   kit_near_miss_max=round(float(knear.max()), 2) if len(knear) else None)
+        out["metric"] = round(0.5 * r_pool + 0.5 * r_kit, 4)
+    else:
+        out["metric"] = round(r_pool, 4)
+    return out, (np.concatenate([pos, kpos]), np.concatenate([neg, kneg]))
+
+
+# --------------------------------------------------------------------------- model
+
+def build(cfg, pretrained=True):
+    from .model import EmbeddingNet
+    m = cfg["model"]
+    return EmbeddingNet(backbone=m["backbone"], image_size=int(m["input_size"]),
+                        embedding_dim=int(m["embedding_dim"]), gem_p=float(m["gem_p"]),
+                        learn_p=bool(m["learn_p"]), pretrained=pretrained, views=1,
+                        gray=m["color"] == "gray")
+
+
+def whiten_init(model, cache: FeatureCache, n_stages: int, max_rows: int = 4000, seed: int = 0):
+    """Set the projection to the PCA whitening of the pretrained GeM features of the cache's
+    unedited rows (so training starts from the plain backbone's descriptor)."""
+    import torch
+    rng = np.random.default_rng(seed)
+    rows = np.array([r[0] for r in cache.rows_of])
+    if len(rows) > max_rows:
+        rows = rng.choice(rows, max_rows, replace=False)
+    with torch.no_grad():
+        f = torch.from_numpy(cache.feats[np.sort(rows)].astype(np.float32))
+        g = torch.cat([model.pool(model.backbone.run_stages(f[i:i + 64], n_stages))
+                       for i in range(0, len(f), 64)]).double()
+        g = torch.nn.functional.normalize(g, dim=1)
+        mu = g.mean(0)
+        u, s, vt = torch.linalg.svd(g - mu, full_matrices=False)
+        k = min(model.proj.out_features, len(s))
+        ev = (s[:k] ** 2) / max(1, len(g) - 1)
+        w = vt[:k] / torch.sqrt(ev + 1e-3 * ev.max())[:, None]
+        model.proj.weight[:k] = w.float()        # with fewer photos than dimensions, the
+        model.proj.bias[:k] = (-(w @ mu)).float()  # rest keeps its random initialisation
+
+
+# --------------------------------------------------------------------------- training
+
+def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generator):
+    """Classes for one step: whole photos, and region pairs (both regions) for variety."""
+    classes = []
+    for p in rng.permutation(photos):
+        cs = cache.classes_of_photo[int(p)]
+        if len(cs) > 1 and rng.random() < 0.35 and len(classes) + 2 <= batch:
+            pair = [cs[1 + 2 * int(rng.integers(0, (len(cs) - 1) // 2)) + k] for k in (0, 1)]
+            classes += pair
+        else:
+            classes.append(cs[0])
+        if len(classes) >= batch:
+            break
+    rows, labels = [], []
+    for li, c in enumerate(classes):
+        r = cache.rows_of[c]
+        two = rng.choice(r, 2, replace=len(r) < 2)
+        rows += list(two)
+        labels += [li, li]
+    return np.array(rows), np.array(labels), np.array(classes)
+
+
+def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None):
+    import torch
+    from .config import dump_toml
+    from .train import input_spec, seed_everything
+
+    t_start = time.time()
+    seed = int(cfg["seed"])
+    seed_everything(seed)
+    torch.set_num_threads(int(cfg["threads"]))
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
+    spec = input_spec(cfg)
+    n_stages = int(cfg["model"]["cache_stages"])
+    d, tc = cfg["data"], cfg["train"]
+
+    emit(event="load", message="reading the pool")
+    paths, images = load_pool(pool_dir, int(d["long_side"]), int(d["max_photos"]))
+    if len(images) < 10:
+        raise ValueError(f"{pool_dir}: need at least 10 readable photos, found {len(images)}")
+    order = list(range(len(images)))
+    random.Random(seed).shuffle(order)
+    n_val = min(int(d["val_photos"]), len(images) // 5)
+    val_ids, train_ids = sorted(order[:n_val]), sorted(order[n_val:])
+    (work / "split.json").write_text(json.dumps({"pool": str(pool_dir), "photos": paths,
+                                                 "val": val_ids}), encoding="utf-8")
+    emit(event="data", photos=len(images), train_photos=len(train_ids), val_photos=len(val_ids))
+
+    model = build(cfg)
+    model.freeze(n_stages)
+    prog = lambda done, total, el: emit(event="cache", done=done, total=total,
+                                        eta_s=round(el / done * (total - done), 1))
+    val_cache = build_cache(model, images, val_ids, cfg, spec, seed + 1, 4, 1,
+                            path=work / "val_cache.npz", progress=prog)
+    train_cache = build_cache(model, images, train_ids, cfg, spec, seed, int(d["copies"]),
+                              int(d["region_copies"]), path=work / "train_cache.npz", progress=prog)
+    del images
+    emit(event="cache", rows=int(len(train_cache.feats)), classes=len(train_cache.class_photo),
+         bytes=int(train_cache.feats.nbytes), seconds=round(time.time() - t_start, 1))
+    kit = KitValidation(model, val_bench, cfg, spec) if val_bench else None
+
+    head = list(model.pool.parameters()) + list(model.proj.parameters())
+    head_ids = {id(p) for p in head}
+    body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
+    opt = torch.optim.AdamW([{"params": [p for p in head if p.requires_grad], "lr": float(tc["lr_head"])},
+                             {"params": body, "lr": float(tc["lr"])}],
+                            weight_decay=float(tc["weight_decay"]))
+    total = int(tc["steps"])
+    base = [g["lr"] for g in opt.param_groups]
+    warm = min(100, total // 10)
+    state_path, best_path = work / "state.pt", work / "best.pt"
+    step, best, history = 0, None, []
+    if resume and state_path.is_file():
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step, best, history = st["step"], st["best"], st["history"]
+        emit(event="resume", step=step, best=best)
+    else:
+        whiten_init(model, train_cache, n_stages, seed=seed)
+        m0, _ = validate(model, n_stages, val_cache, kit)
+        history.append({"step": 0, **m0})
+        best = {"step": 0, **m0}
+        torch.save(model.state_dict(), best_path)
+        emit(event="eval", step=0, **m0)
+
+    rng = np.random.default_rng(seed + step)
+    limit = float(tc["minutes"]) * 60
+    t_loop, losses = time.time(), []
+    stop = "steps"
+    feats = train_cache.feats
+    while step < total:
+        f = (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+        for g, b in zip(opt.param_groups, base):
+            g["lr"] = b * max(f, 0.02)
+        model.train()
+        rows, labels, classes = sample_batch(train_cache, train_ids, int(tc["batch"]), rng)
+        x = torch.from_numpy(feats[rows].astype(np.float32))
+        lab = torch.from_numpy(labels)
+        ign = torch.from_numpy(train_cache.ignore(classes)[labels][:, labels])
+        emb = model.embed_from(x, n_stages)
+        loss = info_nce(emb, lab, ign, float(tc["temperature"]))
+        if float(tc["koleo"]):
+            loss = loss + float(tc["koleo"]) * koleo(emb[0::2])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        if step % 10 == 0:
+            el = time.time() - t_loop
+            emit(event="step", step=step, total_steps=total, loss=round(float(np.mean(losses[-10:])), 4),
+                 eta_s=round(el / max(1, len(losses)) * (total - step), 1))
+        over = limit and time.time() - t_start > limit
+        if step % int(tc["eval_every"]) == 0 or step == total or over:
+            m, _ = validate(model, n_stages, val_cache, kit)
+            history.append({"step": step, "loss": round(float(np.mean(losses[-50:])), 4), **m})
+            emit(event="eval", step=step, **m)
+            if m["metric"] > best["metric"] + 1e-6:
+                best = {"step": step, **m}
+                torch.save(model.state_dict(), best_path)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "best": best, "history": history}, Path(str(state_path) + ".tmp"))
+            os.replace(Path(str(state_path) + ".tmp"), state_path)
+        if over:
+            stop = "time limit"
+            break
+    seconds = time.time() - t_start
+    model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
+    return export(model, cfg, out, val_cache, kit, best, history, seconds, stop, len(train_ids),
+                  len(val_ids), pool_dir, argv)
+
+
+def export(model, cfg, out, val_cache, kit, best, history, seconds, stop, n_train, n_val,
+           pool_dir, argv):
+    from .evaluate import choose_thresholds
+    from .train import finish_bundle, make_checkpoint
+    n_stages = int(cfg["model"]["cache_stages"])
+    final, (pos, neg) = validate(model, n_stages, val_cache, kit)
+    dup, sim = choose_thresholds(pos, neg, cfg["thresholds"])
+    thresholds = {"duplicate": dup, "similar": sim}
+    bcfg = json.loads(json.dumps(cfg))
+    bcfg["model"]["views"] = 1
+    bcfg["data"].update(faces=False, no_labels=True)
+    cmd = "python -m lookalike.trainer.copydesc " + " ".join(sys.argv[1:] if argv is None else argv)
+    trained_on = (f"Self-supervised contrastive copy training (trainer/copydesc.py) on {n_train} photos "
+                  f"of {Path(pool_dir).resolve()} (bench/make_pool.py), {n_val} held out for "
+                  f"validation with the kit's --part train folder; best of {history[-1]['step']} "
+                  f"steps at step {best['step']}; command: {cmd}")
+    metrics = {"validation": final, "validation_before": history[0], "training_seconds": round(seconds, 1),
+               "best_step": best["step"], "history": history}
+    name = f"{cfg['model']['backbone']}-gem{model.embedding_dim}-copydesc"
+    if cfg["model"]["color"] == "gray":
+        name += "-gray"
+    files = _report_files(pos, neg, thresholds)
+    ckpt = make_checkpoint(model, bcfg, {"validation": final})
+    diff = finish_bundle(model, bcfg, out, name=name, thresholds=thresholds, metrics=metrics,
+                         trained_on=trained_on, report_files=files, checkpoint=ckpt)
+    emit(event="done", out=str(out), thresholds=thresholds, parity_max_abs_diff=diff,
+         seconds=round(seconds, 1), stopped=stop, **final)
+    return final
+
+
+def _report_files(pos, neg, thresholds):
+    """The score-distribution and VAL/FAR plots from pair scores (evaluate.plots' layout)."""
+    import tempfile
+    from .evaluate import _share_at_or_above
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="lookalike-report-") as tmp:
+        thr = np.unique(np.concatenate([pos, neg]))[::-1]
+        far, val = _share_at_or_above(neg, thr), _share_at_or_above(pos, thr)
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        ax.plot(np.maximum(far, 1e-6), val, lw=1.5)
+        ax.set_xscale("log")
+        ax.set_xlabel("false accept rate")
+        ax.set_ylabel("validation rate")
+        ax.set_title("VAL vs FAR (validation)")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(Path(tmp) / "roc.png", dpi=110)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        bins = np.linspace(min(0.0, float(np.concatenate([pos, neg]).min())), 100, 81)
+        ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different ({len(neg)})")
+        ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same ({len(pos)})")
+        for k, v in thresholds.items():
+            ax.axvline(v, color="k" if k == "duplicate" else "grey", ls="--", lw=1)
+        ax.set_xlabel("match score (cosine x 100)")
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(Path(tmp) / "scores.png", dpi=110)
+        plt.close(fig)
+        for name in ("roc.png", "scores.png"):
+            out[name] = (Path(tmp) / name).read_bytes()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lookalike.trainer.copydesc", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pool", help="folder of training photos (each photo its own class)")
+    ap.add_argument("--out", required=True, help="bundle folder to write")
+    ap.add_argument("--work", required=True, help="folder for the feature cache and checkpoints")
+    ap.add_argument("--val-bench", help="a kit folder from the kit's --part train photos")
+    ap.add_argument("--config", help="TOML overriding trainer/copydesc.toml")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --work")
+    a = ap.parse_args(argv)
+    from .config import load_config
+    try:
+        cfg = load_config(a.config, overrides=a.set, base=DEFAULTS)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: bad config: {exc}", file=sys.stderr)
+        return 2
+    try:
+        train(cfg, a.pool, a.work, a.out, val_bench=a.val_bench, resume=not a.fresh, argv=argv)
+    except KeyboardInterrupt:
+        emit(event="cancelled")
+        return 130
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
