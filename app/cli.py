@@ -23,7 +23,7 @@ EXAMPLES = """examples:
   lookalike dedupe --move-to ~/dupes --dry-run    what a clean-up would move (nothing changes)
   lookalike dedupe --trash                        keep the best copy of each group, trash the rest
   lookalike undo                                  put back the files of the last move
-  lookalike train ~/labelled --out ~/my-model     fine-tune a model (needs lookalike[train])
+  lookalike train ~/labelled --out ~/my-model     fine-tune a model (needs the train extra)
   lookalike --model ~/my-model scan ~/Pictures    scan with another model bundle
 """
 
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("problems", help="files that could not be read, and why")
     pr.add_argument("--json", action="store_true")
 
-    t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs lookalike[train])",
+    t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs the train extra: pip install '.[train]')",
                        add_help=False)
     t.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -314,10 +314,10 @@ def cmd_problems(args):
 
 
 def cmd_train(args):
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise Failure("training needs PyTorch: install it with  pip install 'lookalike[train]'") from None
+    import importlib.util
+    if importlib.util.find_spec("torch") is None or getattr(sys, "frozen", False):
+        from lookalike.app.install import train_hint
+        raise Failure(train_hint())
     cmd = [sys.executable, "-m", "lookalike.trainer", *args.args]
     return subprocess.call(cmd)
 
@@ -414,8 +414,8 @@ def cmd_gui(args):
     try:
         from lookalike.app.main import main as gui_main
     except ImportError as exc:
-        raise Failure(f"the desktop app is not available ({exc}); install it with "
-                      f"pip install 'lookalike[gui]'") from None
+        raise Failure(f"the desktop app is not available ({exc}); reinstall Lookalike "
+                      f"(pip install . in its source folder)") from None
     argv = []
     if args.library:
         argv += ["--library", args.library]

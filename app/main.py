@@ -30,14 +30,21 @@ def main(argv=None) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
+    app = QApplication.instance()
+    if app is None:
+        # Qt aborts the process when its platform plugin cannot load; say why first, in full
+        from .startup import display_problem
+        problem = display_problem()
+        if problem:
+            print(f"lookalike: {problem}", file=sys.stderr)
+            return 1
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(["lookalike"])
+
     from .settings import Settings
     from .theme import apply_theme
     from .window import MainWindow
 
-    app = QApplication.instance()
-    if app is None:
-        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication(["lookalike"])
     app.setApplicationName("Lookalike")
     app.setOrganizationName("Lookalike")
     app.setDesktopFileName(APP_ID)

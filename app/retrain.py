@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
-INSTALL_HINT = "pip install 'lookalike[train]'"
+from .install import train_install_command
 
 
 def torch_available() -> bool:
@@ -152,12 +152,13 @@ class RetrainDialog(QDialog):
 
         if not has_torch():
             if getattr(sys, "frozen", False):
-                self.status.setText("This self-contained build has no PyTorch. To retrain, install the "
-                                    f"Python package:\n    {INSTALL_HINT}\nthen use the model it makes "
-                                    "here (Settings → Model).")
+                self.status.setText("This self-contained build has no PyTorch. Retraining needs the pip "
+                                    "install of Lookalike; in its source folder:\n"
+                                    "    pip install '.[train]'\nthen use the model it makes here "
+                                    "(Settings → Model).")
             else:
-                self.status.setText(f"Training needs PyTorch, which is not installed. Install it with\n"
-                                    f"    {INSTALL_HINT}\nand open this dialog again.")
+                self.status.setText("Training needs PyTorch, which is not installed. Install it with\n"
+                                    f"    {train_install_command()}\nand open this dialog again.")
             self.start_button.setEnabled(False)
         else:
             self.status.setText("Pick a folder with one subfolder per subject (at least two photos "
