@@ -1,5 +1,10 @@
 """The HNSW index (hnswlib): a cache beside the catalog, rebuilt from the stored vectors.
 
+The module `hnswlib` comes from `chroma-hnswlib` (a maintained fork with wheels for CPython
+3.10-3.12, so no compiler is needed) or, on newer Pythons, from `hnswlib` (an sdist only). The
+two write slightly different files (the fork stores 4 more bytes per item), so the sidecar names
+the writer and a file from the other one is rebuilt.
+
 Each index file has a sidecar `.meta.json` (dimension, count, the BLAKE2b of the index file
 and of `.labels.npy`, the live labels). A missing, stale or damaged index is repaired: stale
 ones are synced incrementally, damaged ones rebuilt. Writes are atomic, each through a
@@ -31,6 +36,12 @@ def file_digest(path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def index_format() -> str:
+    """Which hnswlib wrote (and can read) our index files."""
+    import hnswlib
+    return "chroma-hnswlib" if hasattr(hnswlib.Index, "persist_dirty") else "hnswlib"
 
 
 def _atomic_write_bytes(path: Path, writer) -> str:
@@ -76,6 +87,9 @@ class VectorIndex:
             meta = json.loads(self.meta_path.read_text())
             if meta.get("dim") != self.dim or not self.path.is_file():
                 return False
+            if meta.get("format", "hnswlib") != index_format():
+                log.info("index %s was written by %s: rebuilding", self.path, meta.get("format", "hnswlib"))
+                return False
             if file_digest(self.path) != meta.get("digest"):
                 log.warning("index %s is damaged (checksum mismatch): rebuilding", self.path)
                 return False
@@ -99,7 +113,8 @@ class VectorIndex:
             with open(p, "wb") as fh:
                 np.save(fh, self.labels)
         labels_digest = _atomic_write_bytes(self.labels_path, write_labels)
-        meta = {"dim": self.dim, "count": int(len(self.labels)), "capacity": int(self.index.get_max_elements()),
+        meta = {"dim": self.dim, "format": index_format(), "count": int(len(self.labels)),
+                "capacity": int(self.index.get_max_elements()),
                 "digest": digest, "labels_digest": labels_digest}
 
         def write_meta(p):
