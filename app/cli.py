@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from .words import count
+
 EXAMPLES = """examples:
   lookalike scan ~/Pictures                       scan (again: only what changed is read)
   lookalike groups --threshold 92                 list duplicate groups at score 92
@@ -28,11 +30,33 @@ EXAMPLES = """examples:
 """
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_STARTED = time.monotonic()     # the command's clock starts with the import of this module
 
 
 def _version():
     from lookalike.core import __version__
     return __version__
+
+
+def score_arg(text: str) -> float:
+    """A match score: a number from 0 to 100 (else a usage error, exit 2)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= v <= 100.0:            # also rejects nan
+        raise argparse.ArgumentTypeError(f"{text} is outside the match score's range 0-100")
+    return v
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,12 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("scan", help="find photos and compute what is new or changed")
     s.add_argument("roots", nargs="*", help="folders (default: the folders scanned before)")
-    s.add_argument("--workers", type=int, default=None, help="decoding threads")
+    s.add_argument("--workers", type=positive_int, default=None, help="decoding threads (at least 1)")
     s.add_argument("--retry-problems", action="store_true",
                    help="read again the files that failed before (they are retried anyway when they change)")
 
     g = sub.add_parser("groups", help="duplicate groups at a threshold (instant, no rescan)")
-    g.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
+    g.add_argument("--threshold", type=score_arg, default=None, help="match score 0-100 (default: the model's)")
     g.add_argument("--json", metavar="FILE", help="write groups and scored pairs as JSON ('-' = stdout)")
     g.add_argument("--relative-to", metavar="DIR", help="write paths relative to this folder")
     g.add_argument("--rule", choices=["rep", "single"], default="rep",
@@ -69,12 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="match score of two photos")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--threshold", type=float, default=None)
+    c.add_argument("--threshold", type=score_arg, default=None, help="match score 0-100 (default: the model's)")
     c.add_argument("--json", action="store_true", help="print {score, verdict, threshold}")
 
     m = sub.add_parser("similar", help="the photos in the library most like one photo")
     m.add_argument("photo")
-    m.add_argument("-k", type=int, default=10)
+    m.add_argument("-k", type=positive_int, default=10, help="how many photos (at least 1; default 10)")
     m.add_argument("--json", action="store_true")
 
     pr = sub.add_parser("problems", help="files that could not be read, and why")
@@ -97,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--trash", action="store_true", help="send the others to the system trash")
     how.add_argument("--move-to", metavar="DIR", help="move the others into DIR (undo: lookalike undo)")
     d.add_argument("--dry-run", action="store_true", help="print the plan (files, count, bytes); change nothing")
-    d.add_argument("--threshold", type=float, default=None, help="match score 0-100 (default: the model's)")
+    d.add_argument("--threshold", type=score_arg, default=None, help="match score 0-100 (default: the model's)")
 
     sub.add_parser("undo", help="move the files of the last move back where they were")
 
@@ -171,7 +195,6 @@ def cmd_scan(args):
             if not os.path.isdir(r):
                 raise Failure(f"not a folder: {r}")
         bar = _progress_bar(args.quiet)
-        t0 = time.monotonic()
         try:
             stats = lib.scan(roots or None, bundle, progress=bar, workers=args.workers,
                              retry_problems=args.retry_problems)
@@ -184,9 +207,11 @@ def cmd_scan(args):
                 bar.close()
         groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
         n_problems = len(lib.problems())
-        print(f"{stats.found} photos ({stats.added} new, {stats.changed} changed, {stats.removed} removed; "
-              f"{stats.embedded} read now), {len(groups)} groups at score {bundle.thresholds['duplicate']:g}, "
-              f"{n_problems} problems, in {time.monotonic() - t0:.1f} s")
+        # the time is the command's: start-up, the model, the index and the check included
+        print(f"{count(stats.found, 'photo')} ({stats.added:,} new, {stats.changed:,} changed, "
+              f"{stats.removed:,} removed; {stats.embedded:,} read now), {count(len(groups), 'group')} at score "
+              f"{bundle.thresholds['duplicate']:g}, {count(n_problems, 'problem')}, "
+              f"in {time.monotonic() - args.started:.1f} s")
         for r in stats.offline:
             print(f"offline: {r} cannot be read now; its photos are kept as they were and are not read again "
                   f"when it is back (remove it from the library to forget them)")
@@ -223,16 +248,16 @@ def cmd_groups(args):
             else:
                 with open(args.json, "w", encoding="utf-8") as fh:
                     fh.write(text)
-                print(f"{len(res)} groups at score {t:g} written to {args.json}", file=sys.stderr)
+                print(f"{count(len(res), 'group')} at score {t:g} written to {args.json}", file=sys.stderr)
         else:
             for n, g in enumerate(results.describe(lib.catalog, res, range(len(res))), 1):
-                print(f"group {n}: {len(g)} photos, {res.reclaim[n - 1] / 1e6:.1f} MB reclaimable "
+                print(f"group {n}: {count(len(g), 'photo')}, {res.reclaim[n - 1] / 1e6:.1f} MB reclaimable "
                       f"keeping the first")
                 for m in g:
                     tag = "keep" if m.keep else "identical" if m.identical else f"{m.score:6.2f}"
                     dims = f"{m.width}x{m.height}" if m.width else "?"
                     print(f"  {tag:>9}  {dims:>11}  {_rel(m.path, base)}")
-            print(f"{len(res)} groups at score {t:g}, {res.reclaimable / 1e6:.1f} MB reclaimable")
+            print(f"{count(len(res), 'group')} at score {t:g}, {res.reclaimable / 1e6:.1f} MB reclaimable")
     finally:
         lib.close()
     return EXIT_OK
@@ -309,7 +334,7 @@ def cmd_problems(args):
     else:
         for p, r in rows:
             print(f"{p}: {r}")
-        print(f"{len(rows)} problems")
+        print(count(len(rows), "problem"))
     return EXIT_OK
 
 
@@ -399,7 +424,7 @@ def cmd_info(args):
               f"thresholds duplicate {bundle.thresholds['duplicate']:g} / similar {bundle.thresholds['similar']:g}")
         size = sum(f.stat().st_size for f in lib.dir.iterdir() if f.is_file())
         print(f"folders:  {', '.join(lib.catalog.roots()) or '(none)'}")
-        print(f"photos:   {lib.catalog.count_files()} files, {len(lib.problems())} problems, "
+        print(f"photos:   {count(lib.catalog.count_files(), 'file')}, {count(len(lib.problems()), 'problem')}, "
               f"library files {size / 1e6:.1f} MB")
         last = lib.catalog.last_scan()
         if last:
@@ -432,8 +457,10 @@ COMMANDS = {"scan": cmd_scan, "groups": cmd_groups, "compare": cmd_compare, "sim
 
 
 def main(argv=None) -> int:
+    started = _STARTED if argv is None else time.monotonic()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.started = started
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -18,6 +18,7 @@ from lookalike.core.results import Results
 
 from .models import GroupsModel, MembersModel, human_size
 from .slider import ThresholdSlider
+from .words import count
 
 SLOW_REGROUP_MS = 40      # above this a slider move regroups in a worker instead of the GUI thread
 STRIP_THUMB = 60
@@ -225,7 +226,7 @@ class GroupsPage(QWidget):
         self.groups_model.set_groups(arrays)
         n = len(arrays)
         if self.grouper is not None:
-            self.summary.setText(f"{n:,} groups · {int(arrays.offsets[-1]):,} photos · "
+            self.summary.setText(f"{count(n, 'group')} · {count(int(arrays.offsets[-1]), 'photo')} · "
                                  f"{human_size(arrays.reclaimable)} reclaimable at score ≥ {t:g}"
                                  + (" · exact copies only" if self.exact_box.isChecked() else ""))
         row = 0

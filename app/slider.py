@@ -1,4 +1,5 @@
-"""The threshold slider: match score 0-100 in steps of 0.5, with the model's marks."""
+"""The threshold slider: match score 0-100 in steps of 0.1 (the precision of the model's
+thresholds and of `--threshold`), with the model's marks."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt, Signal
@@ -6,7 +7,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QToolButton,
                                QWidget)
 
-STEPS = 2          # slider units per score point
+STEPS = 10         # slider units per score point
 
 
 class MarkedSlider(QSlider):
@@ -66,6 +67,7 @@ class ThresholdSlider(QWidget):
         self.slider = MarkedSlider(self)
         self.slider.setRange(0, 100 * STEPS)
         self.slider.setPageStep(2 * STEPS)
+        self.slider.setSingleStep(STEPS // 2)
         self.slider.setAccessibleName("Match threshold")
         self.slider.setToolTip("Match score a photo needs to join a group (0-100). "
                                "Moving it regroups at once, without rescanning.")

@@ -34,6 +34,7 @@ from .settings import Settings
 from .similar import SimilarView
 from .thumbs import ThumbLoader
 from .workers import JobRunner
+from .words import count
 
 log = logging.getLogger(__name__)
 
@@ -493,8 +494,9 @@ class MainWindow(QMainWindow):
         self.refresh_folders()
         n_prob = self.problems_table.rowCount()
         self.show_message(f"Scan done: {stats.found:,} photos ({stats.added:,} new, {stats.changed:,} changed, "
-                          f"{stats.removed:,} removed, {stats.embedded:,} read), {len(self.groups_model.arrays):,} "
-                          f"groups" + (f", {n_prob} problems (see the Problems tab)" if n_prob else "")
+                          f"{stats.removed:,} removed, {stats.embedded:,} read), "
+                          f"{count(len(self.groups_model.arrays), 'group')}"
+                          + (f", {count(n_prob, 'problem')} (see the Problems tab)" if n_prob else "")
                           + (f"; offline, kept as they were: {', '.join(stats.offline)}" if stats.offline else "")
                           + ".")
         self.scan_finished.emit(stats)

@@ -24,7 +24,7 @@ def test_scan_of_a_folder_shows_the_expected_groups_and_problems(qtbot, make_win
     assert group_names(win) == EXPECTED
     assert win.problems_table.rowCount() == 1
     assert win.problems_table.item(0, 0).text().endswith("broken.jpg")
-    assert "Scan done" in win.last_message and "1 problems" in win.last_message
+    assert "Scan done" in win.last_message and "1 problem (see" in win.last_message
     # the members of the selected group are listed with their score to the representative
     assert win.members_model.rowCount() in (3, 4)
     assert win.members_model.data(win.members_model.index(0, 2)) == "keep"       # the suggested keeper

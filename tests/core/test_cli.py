@@ -30,7 +30,7 @@ def run(capsys, *args):
 
 def test_scan_then_groups_json_follows_the_documented_schema(album, tiny_bundle, capsys, tmp_path):
     code, out, _ = run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
-    assert code == 0 and "7 photos" in out and "2 groups" in out and "1 problems" in out
+    assert code == 0 and "7 photos" in out and "2 groups" in out and "1 problem," in out
     code, _, _ = run(capsys, "groups", "--threshold", "95", "--json", str(tmp_path / "g.json"))
     assert code == 0
     doc = json.loads((tmp_path / "g.json").read_text())
@@ -58,7 +58,7 @@ def test_groups_threshold_changes_the_answer_without_a_rescan(album, tiny_bundle
     assert "cropped1.jpg" not in strict and "2 groups at score" in strict
     assert "cropped1.jpg" in loose and "2 groups at score" in loose
     code, exact, _ = run(capsys, "groups", "--threshold", "95", "--exact")
-    assert code == 0 and "1 groups" in exact and "small0.png" not in exact
+    assert code == 0 and "1 group at score" in exact and "small0.png" not in exact
 
 
 def test_compare_prints_score_and_verdict(album, tiny_bundle, capsys):
@@ -139,7 +139,7 @@ def test_info_and_version(album, tiny_bundle, capsys):
     assert code == 0 and "library is empty" in out and os.environ["LOOKALIKE_LIBRARY"] in out
     run(capsys, "-q", "--model", tiny_bundle, "scan", str(album))
     code, out, _ = run(capsys, "info")
-    assert code == 0 and "tiny-test" in out and "7 files, 1 problems" in out
+    assert code == 0 and "tiny-test" in out and "7 files, 1 problem," in out
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0 and "lookalike 0.1.0" in capsys.readouterr().out
@@ -217,3 +217,45 @@ def test_dedupe_trash_never_removes_the_last_copy(album, tiny_bundle, capsys, mo
     code, out, _ = run(capsys, "dedupe", "--trash")
     assert code == 0 and (album / "small1.png").exists()
     assert sorted(os.path.basename(p) for p in trashed) == ["copy0.jpg", "small0.png"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["groups", "--threshold", "150"], "outside the match score's range 0-100"),
+    (["groups", "--threshold", "-0.5"], "outside the match score's range 0-100"),
+    (["groups", "--threshold", "nan"], "outside the match score's range 0-100"),
+    (["compare", "a.jpg", "b.jpg", "--threshold", "101"], "outside the match score's range 0-100"),
+    (["similar", "a.jpg", "-k", "0"], "must be at least 1"),
+    (["similar", "a.jpg", "-k", "many"], "not a whole number"),
+    (["scan", "--workers", "0"], "must be at least 1"),
+])
+def test_out_of_range_values_are_usage_errors(argv, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_scan_summary_counts_the_whole_commands_time_and_says_1_group(tmp_path, tiny_bundle, capsys,
+                                                                      make_photo, monkeypatch):
+    """Model loading and grouping (index, check) happen outside Library.scan: the time covers them."""
+    import types
+
+    from lookalike.app import cli
+    from lookalike.core import bundle as bundle_mod
+    from lookalike.core import library as library_mod
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(cli, "time", types.SimpleNamespace(monotonic=lambda: clock["now"]))
+
+    def slow(fn, seconds):
+        def wrapped(*a, **k):
+            clock["now"] += seconds
+            return fn(*a, **k)
+        return wrapped
+    monkeypatch.setattr(bundle_mod, "load_bundle", slow(bundle_mod.load_bundle, 7.0))
+    monkeypatch.setattr(library_mod.Library, "grouper", slow(library_mod.Library.grouper, 5.0))
+    root = tmp_path / "one"
+    root.mkdir()
+    make_photo(5).save(root / "a.jpg", quality=95)
+    make_photo(5).resize((160, 120)).save(root / "a_small.png")
+    code, out, _ = run(capsys, "-q", "--model", tiny_bundle, "scan", str(root))
+    assert code == 0 and "in 12.0 s" in out
+    assert "2 photos" in out and "1 group at score" in out and "0 problems" in out
