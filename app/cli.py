@@ -255,6 +255,8 @@ def cmd_groups(args):
                       f"keeping the first")
                 for m in g:
                     tag = "keep" if m.keep else "identical" if m.identical else f"{m.score:6.2f}"
+                    if m.raw_jpeg_pair:
+                        tag = f"RAW + JPEG pair {tag.strip()}"
                     dims = f"{m.width}x{m.height}" if m.width else "?"
                     print(f"  {tag:>9}  {dims:>11}  {_rel(m.path, base)}")
             print(f"{count(len(res), 'group')} at score {t:g}, {res.reclaimable / 1e6:.1f} MB reclaimable")
@@ -359,7 +361,7 @@ def cmd_dedupe(args):
         except LibraryError as exc:
             raise Failure(str(exc)) from None
         groups = results.describe(lib.catalog, res, range(len(res)))
-        marked = {m.path for g in groups for m in g if not m.keep}
+        marked = {m.path for g in groups for m in g if not m.keep and not m.raw_jpeg_pair}
         plan = actions.plan_removal(lib, marked, groups)
         verb = "trash" if args.trash else f"move to {args.move_to}"
         if args.dry_run:

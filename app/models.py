@@ -198,6 +198,8 @@ class MembersModel(QAbstractTableModel):
             return Qt.CheckState.Checked if m.path in self.marked else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 2:
+                if getattr(m, "raw_jpeg_pair", False):
+                    return "keep (RAW + JPEG)" if m.keep else "RAW + JPEG pair"
                 if m.keep:
                     return "keep"
                 return "identical" if m.identical else f"{m.score:.1f}"
@@ -212,6 +214,9 @@ class MembersModel(QAbstractTableModel):
             if col == 7:
                 return os.path.dirname(m.path)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == 2 and getattr(m, "raw_jpeg_pair", False):
+                return (f"The camera's RAW file and its JPEG of the same shot (score {m.score:.1f}); "
+                        "no rule marks either of them")
             return m.path
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

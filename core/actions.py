@@ -54,6 +54,8 @@ def mark_by_rule(members, rule: str, protected=()) -> set[str]:
     Rules: keep the highest resolution, the largest file, the oldest or newest (date taken,
     else file time), or the one in a protected folder (nothing is marked when none is). The
     keeper is chosen as everywhere else (`core.results.keepers`): a protected file first.
+    A RAW file and the camera's JPEG of the same shot are never marked: a photographer keeps
+    both on purpose (mark one by hand to remove it).
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
@@ -68,7 +70,8 @@ def mark_by_rule(members, rule: str, protected=()) -> set[str]:
             return set()
         rule = results.DEFAULT_KEEP
     k = _keeper(members, covered, rule)
-    return {m.path for i, m in enumerate(members) if i != k and not covered[i]}
+    return {m.path for i, m in enumerate(members) if i != k and not covered[i]
+            and not getattr(m, "raw_jpeg_pair", False)}
 
 
 def _keeper(members, covered, rule=results.DEFAULT_KEEP) -> int:

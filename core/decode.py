@@ -5,13 +5,17 @@ callers record it as a problem and go on.
 """
 from __future__ import annotations
 
+import io
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from .discover import is_raw
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,12 @@ def _register_heif():
             pillow_heif.register_heif_opener()
         except ImportError:  # pragma: no cover - pillow-heif is a dependency
             log.warning("pillow-heif is not installed: HEIC/HEIF files cannot be read")
+        from PIL import features
+        if not features.check("avif"):          # Pillow < 11.2 reads AVIF through a plugin
+            try:
+                import pillow_avif  # noqa: F401
+            except ImportError:
+                log.info("this Pillow cannot read AVIF (Pillow >= 11.2 or pillow-avif-plugin can)")
         _heif_registered = True
 
 
@@ -109,8 +119,11 @@ def load(path, target: int | None = None) -> Decoded:
 
     With `target`, JPEGs are decoded in draft mode straight to the smallest scale whose
     short side is still >= `target` pixels (a 12 MP photo decodes several times faster).
+    Camera RAW files are read through LibRaw (`load_raw`).
     """
     _register_heif()
+    if is_raw(path):
+        return load_raw(path, target)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -122,23 +135,34 @@ def load(path, target: int | None = None) -> Decoded:
     except IsADirectoryError:
         raise DecodeError("is a directory") from None
     except UnidentifiedImageError:
+        if _rawpy() is not None and _libraw_opens(path):    # a RAW file without its extension
+            return load_raw(path, target)
         raise DecodeError("not a recognised image format (unreadable or not a photo)") from None
     except OSError as exc:
         raise DecodeError(f"cannot open: {exc.strerror or exc}") from None
+    return _decode_opened(im, target)
+
+
+def _decode_opened(im, target, orientation=None, taken=None, size=None) -> Decoded:
+    """Decode an opened Pillow image; `orientation`, `taken` and `size` (the full picture's,
+    before orientation) override what the image itself says (a RAW's preview)."""
     keep_open = False
     try:
-        w, h = im.size
+        w, h = size or im.size
         if w <= 0 or h <= 0:
             raise DecodeError("image has no pixels")
         limit = MAX_JPEG_PIXELS if im.format == "JPEG" else MAX_PIXELS
         if w * h > limit:
             raise DecodeError(f"too large: {w}x{h} pixels exceeds the {limit // 1_000_000} MP safety limit")
-        orientation, taken = _exif_info(im)
+        own_orientation, own_taken = _exif_info(im)
+        orientation = own_orientation if orientation is None else orientation
+        taken = taken or own_taken
         if getattr(im, "is_animated", False):
             im.seek(0)
-        if target and im.format == "JPEG" and min(w, h) > 2 * target:
-            im.draft("RGB", (max(target, round(target * w / min(w, h))),
-                             max(target, round(target * h / min(w, h)))))
+        iw, ih = im.size
+        if target and im.format == "JPEG" and min(iw, ih) > 2 * target:
+            im.draft("RGB", (max(target, round(target * iw / min(iw, ih))),
+                             max(target, round(target * ih / min(iw, ih)))))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             im.load()
@@ -165,6 +189,105 @@ def load(path, target: int | None = None) -> Decoded:
     finally:
         if not keep_open:
             im.close()
+
+
+# -- camera RAW -------------------------------------------------------------------------------
+#: A RAW's embedded preview is used when its short side has at least this many pixels (or the
+#: caller's target); smaller ones (a 160x120 thumbnail) are replaced by a half-size develop.
+MIN_PREVIEW_SIDE = 512
+# LibRaw's `flip` -> the EXIF orientation that shows the picture upright
+_FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
+
+
+def _rawpy():
+    try:
+        import rawpy
+    except ImportError:
+        return None
+    return rawpy
+
+
+def _libraw_opens(path) -> bool:
+    try:
+        with _rawpy().imread(os.fsdecode(path)):
+            return True
+    except Exception:
+        return False
+
+
+def _raw_taken_at(path, preview):
+    """EXIF date of a RAW: its preview's EXIF, else the RAW's own TIFF structure (most RAWs)."""
+    for source in (preview, path):
+        if source is None:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(source) as im:
+                    taken = _exif_info(im)[1]
+        except Exception:
+            continue
+        if taken:
+            return taken
+    return None
+
+
+def load_raw(path, target: int | None = None) -> Decoded:
+    """A camera RAW file as RGB: the embedded JPEG preview when it is large enough (what the
+    camera showed; fast), else LibRaw's develop at half size. Orientation from the RAW."""
+    rawpy = _rawpy()
+    if rawpy is None:
+        raise DecodeError("a camera RAW file: reading it needs rawpy (pip install rawpy)")
+    try:
+        raw = rawpy.imread(os.fsdecode(path))
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except Exception as exc:                       # rawpy's LibRawError family, IOError
+        raise DecodeError(f"not a readable camera RAW file ({type(exc).__name__}: {exc})") from None
+    with raw:
+        try:
+            sizes = raw.sizes
+            orientation = _FLIP_TO_ORIENTATION.get(int(sizes.flip), 1)
+            full = (int(sizes.width), int(sizes.height))
+            preview = _raw_preview(raw, rawpy, max(MIN_PREVIEW_SIDE, target or 0))
+            if preview is not None:
+                taken = _raw_taken_at(path, io.BytesIO(preview) if isinstance(preview, bytes) else None)
+                im = Image.open(io.BytesIO(preview)) if isinstance(preview, bytes) else preview
+                return _decode_opened(im, target, orientation=orientation, taken=taken, size=full)
+            rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8, no_auto_bright=False)
+        except DecodeError:
+            raise
+        except MemoryError:
+            raise DecodeError("too large to develop") from None
+        except Exception as exc:
+            raise DecodeError(f"damaged camera RAW file ({type(exc).__name__}: {exc})") from None
+    # postprocess applies the flip itself
+    w, h = full if orientation not in _ORIENT_SWAPS else full[::-1]
+    return Decoded(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).convert("RGB"), w, h,
+                   _raw_taken_at(path, None))
+
+
+def _raw_preview(raw, rawpy, min_side):
+    """The embedded preview as JPEG bytes or an RGB image, None when absent or too small."""
+    try:
+        thumb = raw.extract_thumb()
+    except Exception:                   # LibRawNoThumbnailError, LibRawUnsupportedThumbnailError
+        return None
+    if thumb.format == rawpy.ThumbFormat.JPEG:
+        data = bytes(thumb.data)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                side = min(im.size)
+        except Exception:
+            return None
+        return data if side >= min_side else None
+    if thumb.format == rawpy.ThumbFormat.BITMAP:
+        arr = np.asarray(thumb.data)
+        if arr.ndim == 3 and min(arr.shape[:2]) >= min_side:
+            return Image.fromarray(np.ascontiguousarray(arr[..., :3]).astype(np.uint8))
+    return None
 
 
 def load_rgb(path, target: int | None = None) -> Image.Image:

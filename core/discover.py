@@ -1,7 +1,7 @@
 """Walk photo folders: recursive, symlink-loop safe, hidden and system folders skipped.
 
-Photos are recognised by extension, and files with other or no extension by their first
-bytes, so a JPEG saved as `IMG_0001` is found too.
+Photos are recognised by extension (camera RAW files included), and files with other or no
+extension by their first bytes, so a JPEG saved as `IMG_0001` is found too.
 """
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ from typing import Iterator
 
 log = logging.getLogger(__name__)
 
+#: Camera RAW files, read through LibRaw (rawpy): the embedded JPEG preview where there is one.
+RAW_EXTENSIONS = frozenset({
+    ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf", ".orf", ".rw2",
+    ".pef", ".srw", ".3fr", ".iiq", ".rwl", ".x3f",
+})
+#: What a camera writes beside a RAW file for the same shot.
+CAMERA_JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
-    ".tif", ".tiff", ".heic", ".heif", ".hif",
-})
+    ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif",
+}) | RAW_EXTENSIONS
 # Extensions that are certainly not photos: never sniffed.
 NOT_PHOTO_EXTENSIONS = frozenset({
     ".txt", ".json", ".xml", ".xmp", ".pdf", ".mp4", ".mov", ".avi", ".mkv", ".mp3", ".wav",
@@ -51,7 +58,27 @@ def sniff_image(head: bytes) -> bool:
             or head[:2] == b"BM"                                      # BMP
             or head[:4] in (b"II*\x00", b"MM\x00*")                   # TIFF
             or head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis",
-                                                       b"hevc", b"hevx", b"mif1", b"msf1"))
+                                                       b"hevc", b"hevx", b"mif1", b"msf1",
+                                                       b"avif", b"avis", b"crx ")  # AVIF, Canon CR3
+            or head[:4] in (b"IIU\x00", b"IIRO", b"IIRS", b"MMOR")                 # RW2, ORF
+            or head.startswith(b"FUJIFILMCCD-RAW"))                               # RAF
+
+
+def is_raw(path) -> bool:
+    """True for a camera RAW file (by extension: most RAWs are TIFF inside, so bytes cannot tell)."""
+    return os.path.splitext(os.fsdecode(path))[1].lower() in RAW_EXTENSIONS
+
+
+def raw_jpeg_pair(a, b) -> bool:
+    """True when `a` and `b` are a RAW file and the camera's JPEG (or HEIF) of the same shot:
+    the same folder and the same name apart from the extension."""
+    (da, na), (db, nb) = os.path.split(os.fsdecode(a)), os.path.split(os.fsdecode(b))
+    (sa, ea), (sb, eb) = os.path.splitext(na), os.path.splitext(nb)
+    if da != db or sa.lower() != sb.lower():
+        return False
+    ea, eb = ea.lower(), eb.lower()
+    return (ea in RAW_EXTENSIONS and eb in CAMERA_JPEG_EXTENSIONS
+            or eb in RAW_EXTENSIONS and ea in CAMERA_JPEG_EXTENSIONS)
 
 
 def is_hidden(name: str) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .discover import raw_jpeg_pair
 from .grouping import Group, Groups
 from .protect import Protection
 
@@ -40,6 +41,22 @@ class Member:
     identical: bool              # same bytes as the group's suggested keeper
     id: int = 0
     keep: bool = False           # the suggested keeper (first member of a described group)
+    raw_jpeg_pair: bool = False  # a camera RAW and its JPEG of the same shot, both in this group
+
+
+def mark_raw_jpeg_pairs(members: list[Member]) -> None:
+    """Flag the members of one group that are a RAW file and the camera's JPEG of the same shot
+    (same folder and name; their scores already put them in one group). No rule suggests
+    removing either (`core.actions.mark_by_rule`, `lookalike dedupe`)."""
+    by_shot: dict[tuple[str, str], list[Member]] = {}
+    for m in members:
+        folder, name = os.path.split(m.path)
+        by_shot.setdefault((folder, os.path.splitext(name)[0].lower()), []).append(m)
+    for same in by_shot.values():
+        for i, a in enumerate(same):
+            for b in same[i + 1:]:
+                if raw_jpeg_pair(a.path, b.path):
+                    a.raw_jpeg_pair = b.raw_jpeg_pair = True
 
 
 def _dates(taken_at, mtime_ns) -> np.ndarray:
@@ -217,9 +234,11 @@ def describe_groups(catalog, groups, presorted: bool = False, rule: str = DEFAUL
     for g in groups:
         from .hashing import full_of
         keep_hash = full_of(rows[g.members[0][0]].hash)
-        out.append([Member(rows[i].path, round(s, 2), rows[i].width, rows[i].height, rows[i].size, rows[i].taken_at,
-                           keep_hash is not None and full_of(rows[i].hash) == keep_hash, i, n == 0)
-                    for n, (i, s) in enumerate(g.members)])
+        members = [Member(rows[i].path, round(s, 2), rows[i].width, rows[i].height, rows[i].size, rows[i].taken_at,
+                          keep_hash is not None and full_of(rows[i].hash) == keep_hash, i, n == 0)
+                   for n, (i, s) in enumerate(g.members)]
+        mark_raw_jpeg_pairs(members)
+        out.append(members)
     return out
 
 
@@ -252,7 +271,8 @@ def document(catalog, results: Results, threshold: float, model: dict, pairs=Non
     """The one JSON document of `lookalike groups --json`.
 
     Each member: path, score (to the group's representative), width, height, bytes,
-    identical (same bytes as the keeper), keep (the suggested keeper, exactly one per group)
+    identical (same bytes as the keeper), keep (the suggested keeper, exactly one per group),
+    raw_jpeg_pair (a RAW and the camera's JPEG of the same shot, never suggested for removal)
     and, for names that are not valid UTF-8, path_bytes (base64 of the exact bytes; `path`
     then holds U+FFFD for each undecodable byte). `raw_paths` maps such a `path` text to its
     bytes for the `pairs` list."""
@@ -274,7 +294,7 @@ def document(catalog, results: Results, threshold: float, model: dict, pairs=Non
         members = []
         for m in g:
             d = {"path": p(m.path), "score": m.score, "width": m.width, "height": m.height, "bytes": m.bytes,
-                 "identical": m.identical, "keep": m.keep}
+                 "identical": m.identical, "keep": m.keep, "raw_jpeg_pair": m.raw_jpeg_pair}
             b = path_bytes(m.path)
             if b is not None:
                 d["path_bytes"] = b
