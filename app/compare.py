@@ -1,24 +1,35 @@
-"""Compare two photos side by side: synchronized zoom and pan, score, verdict, metadata.
+"""Compare two photos side by side: synchronized zoom and pan, score, verdict, metadata, and
+where they differ.
 
 Zoom is relative to "fit in the pane", and pan is a position relative to the picture, so a
 4000-pixel original and its 1000-pixel copy show the same detail at the same time. Any two
 image files can be dropped here, inside the library or not.
+
+Where they differ (`lookalike.core.align`): the right photo is aligned onto the left one; the
+outline shows where a crop lies on the other photo, the difference overlay is a heat map on the
+left photo (a caption, a retouch, heavy recompression), and blink alternates the left photo with
+the aligned right one.
 """
 from __future__ import annotations
 
 import datetime
 import os
 
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QPolygonF, QTransform
+from PySide6.QtWidgets import (QFileDialog, QGraphicsPixmapItem, QGraphicsPolygonItem, QGraphicsScene,
+                               QGraphicsView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .models import human_size
 
 DISPLAY_TARGET = 2048      # decode at least this many pixels on the short side (JPEG draft)
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.heic *.heif *.tif *.tiff *.bmp *.gif);;All files (*)"
+IMAGE_FILTER = ("Images (*.jpg *.jpeg *.png *.webp *.heic *.heif *.avif *.tif *.tiff *.bmp *.gif "
+                "*.cr2 *.cr3 *.nef *.arw *.dng *.raf *.orf *.rw2 *.CR2 *.CR3 *.NEF *.ARW *.DNG *.RAF *.ORF *.RW2);;"
+                "All files (*)")
+BLINK_MS = 600
+FOOTPRINT_SHOWN_BELOW = 0.97   # outline a side when the other photo covers less than this of it
 
 
 def load_for_display(path):
@@ -40,6 +51,37 @@ def load_for_display(path):
 META_ROWS = ("Name", "Folder", "Resolution", "File size", "Taken", "Modified", "Format")
 
 
+def compute_differences(path_a, path_b):
+    """(Alignment, Difference) of two photo files, (None, None) when they do not align; any thread."""
+    from lookalike.core import align, decode
+    a = decode.load(path_a, target=align.WORK_SIDE).image
+    b = decode.load(path_b, target=align.WORK_SIDE).image
+    return align.compare_pictures(a, b)
+
+
+def heat_image(heat: np.ndarray) -> QImage:
+    """A translucent red-to-yellow QImage of a heat map (0-1). The square root makes faint
+    differences (recompression) visible while a caption stays the hottest thing."""
+    h = np.sqrt(np.clip(heat, 0.0, 1.0))
+    rgba = np.zeros(heat.shape + (4,), np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 1] = (np.clip(h * 2.0 - 1.0, 0.0, 1.0) * 230).astype(np.uint8)   # hottest: yellow
+    rgba[..., 3] = (np.clip(h * 1.4, 0.0, 1.0) * 220).astype(np.uint8)
+    rgba = np.ascontiguousarray(rgba)
+    return QImage(rgba.data, heat.shape[1], heat.shape[0], 4 * heat.shape[1],
+                  QImage.Format.Format_RGBA8888).copy()
+
+
+def rgb_image(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    return QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
+
+
+def polygon_area(pts) -> float:
+    x, y = np.asarray(pts, np.float64).T
+    return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
+
+
 class ImagePane(QGraphicsView):
     """One side. Emits `view_changed(zoom, cx, cy)` when the user zooms or pans."""
     view_changed = Signal(float, float, float)
@@ -55,6 +97,18 @@ class ImagePane(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setAcceptDrops(False)          # drops go to the compare view
         self.setBackgroundBrush(QBrush(QColor(40, 40, 44)))
+        # layers over the photo, in its pixel frame: the other photo aligned (blink), the
+        # difference heat map, the other photo's outline
+        self.blink_item = QGraphicsPixmapItem(self.item)
+        self.blink_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.heat_item = QGraphicsPixmapItem(self.item)
+        self.heat_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.outline_item = QGraphicsPolygonItem(self.item)
+        pen = QPen(QColor(255, 200, 0), 3)
+        pen.setCosmetic(True)                 # 3 screen pixels at any zoom
+        self.outline_item.setPen(pen)
+        for it in (self.blink_item, self.heat_item, self.outline_item):
+            it.setVisible(False)
         self.zoom = 1.0
         self._syncing = False
         self.horizontalScrollBar().valueChanged.connect(self._scrolled)
@@ -63,11 +117,29 @@ class ImagePane(QGraphicsView):
     def set_image(self, img: QImage | None):
         pm = QPixmap.fromImage(img) if img is not None else QPixmap()
         self.item.setPixmap(pm)
+        self.set_layers(None, None, None)
         self.scene().setSceneRect(self.item.boundingRect())
         self.apply_view(self.zoom, 0.5, 0.5)
 
     def has_image(self):
         return not self.item.pixmap().isNull()
+
+    def set_layers(self, heat: QImage | None, blink: QImage | None, outline):
+        """Overlays in fractions of the photo: a heat map, the other photo aligned onto this one,
+        the other photo's outline ([4, 2] fractions); None clears one."""
+        pm = self.item.pixmap()
+        w, h = max(pm.width(), 1), max(pm.height(), 1)
+        for it, img in ((self.heat_item, heat), (self.blink_item, blink)):
+            it.setPixmap(QPixmap.fromImage(img) if img is not None else QPixmap())
+            if img is not None:
+                it.setTransform(QTransform.fromScale(w / img.width(), h / img.height()))
+            else:
+                it.setVisible(False)
+        if outline is None:
+            self.outline_item.setPolygon(QPolygonF())
+            self.outline_item.setVisible(False)
+        else:
+            self.outline_item.setPolygon(QPolygonF([QPointF(x * w, y * h) for x, y in outline]))
 
     def fit_scale(self):
         pm = self.item.pixmap()
@@ -123,6 +195,7 @@ class CompareView(QWidget):
     `result_ready(score, verdict)`; `loaded` when both pictures are shown."""
     result_ready = Signal(float, str)
     loaded = Signal()
+    differences_ready = Signal()
     failed = Signal(str)
 
     def __init__(self, jobs, bundle_fn, threshold_fn, parent=None):
@@ -133,8 +206,13 @@ class CompareView(QWidget):
         self.score: float | None = None
         self.identical = False
         self.verdict: str | None = None
+        self.alignment = None
+        self.difference = None
         self._gen = 0
         self.setAcceptDrops(True)
+        self._blink = QTimer(self)
+        self._blink.setInterval(BLINK_MS)
+        self._blink.timeout.connect(self._blink_step)
 
         self.panes = [ImagePane(self), ImagePane(self)]
         self.captions = [QLabel("Drop a photo here", self), QLabel("Drop a photo here", self)]
@@ -166,6 +244,19 @@ class CompareView(QWidget):
         bar.addWidget(self.result_label, 1)
         bar.addWidget(fit)
         bar.addWidget(actual)
+        # where the two differ
+        self.outline_button = self._toggle("Outline", "Outline where one photo lies on the other "
+                                                      "(a crop's place on the original)", checked=True)
+        self.heat_button = self._toggle("Differences", "Heat map on the left photo of what the right one "
+                                                        "changes: a caption, a retouch, recompression")
+        self.blink_button = self._toggle("Blink", "Alternate the left photo with the right one laid "
+                                                  "on top of it, aligned")
+        self.diff_label = QLabel("", self)
+        self.diff_label.setWordWrap(True)
+        diff_bar = QHBoxLayout()
+        diff_bar.addWidget(self.diff_label, 1)
+        for b in (self.outline_button, self.heat_button, self.blink_button):
+            diff_bar.addWidget(b)
         self.table = QTableWidget(len(META_ROWS), 2, self)
         self.table.setVerticalHeaderLabels(list(META_ROWS))
         self.table.setHorizontalHeaderLabels(["Left", "Right"])
@@ -175,8 +266,18 @@ class CompareView(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
+        lay.addLayout(diff_bar)
         lay.addWidget(split, 1)
         lay.addWidget(self.table)
+
+    def _toggle(self, text, tip, checked=False):
+        b = QPushButton(text, self)
+        b.setCheckable(True)
+        b.setChecked(checked)
+        b.setEnabled(False)
+        b.setToolTip(tip)
+        b.toggled.connect(self._show_layers)
+        return b
 
     # -- inputs -----------------------------------------------------------------------
     def _choose(self, side):
@@ -211,6 +312,11 @@ class CompareView(QWidget):
         self._gen += 1
         gen = self._gen
         self.score, self.verdict, self.identical = None, None, False
+        self.alignment = self.difference = None
+        self._blink.stop()
+        for b in (self.outline_button, self.heat_button, self.blink_button):
+            b.setEnabled(False)
+        self.diff_label.setText("")
         pending = {"n": sum(1 for p in self.paths if p)}
         for side, path in enumerate(self.paths):
             if not path:
@@ -228,6 +334,8 @@ class CompareView(QWidget):
                 pending["n"] -= 1
                 if pending["n"] == 0:
                     self.loaded.emit()
+                    if all(self.paths):
+                        self._start_differences(gen)
 
             def failed(msg, side=side):
                 if gen != self._gen:
@@ -264,6 +372,68 @@ class CompareView(QWidget):
                 self.failed.emit(msg)
 
             self.jobs.start(score, name="compare-score", done=scored, failed=score_failed)
+
+    def _start_differences(self, gen):
+        a, b = self.paths
+        self.diff_label.setText("Aligning the photos…")
+
+        def ready(res):
+            if gen != self._gen:
+                return
+            self.alignment, self.difference = res
+            self._differences_shown()
+
+        def failed(msg):
+            if gen == self._gen:
+                self.diff_label.setText(f"Cannot align: {msg}")
+        self.jobs.start(lambda _p, _c: compute_differences(a, b), name="compare-align", done=ready, failed=failed)
+
+    def _differences_shown(self):
+        al, df = self.alignment, self.difference
+        if al is None:
+            self.diff_label.setText("These photos do not line up (too few matching details): "
+                                    "no outline or difference map.")
+            self.differences_ready.emit()
+            return
+        words = []
+        if polygon_area(al.footprint_in_a) < FOOTPRINT_SHOWN_BELOW:
+            words.append(f"the right photo covers {polygon_area(al.footprint_in_a):.0%} of the left one (outlined)")
+        elif polygon_area(al.footprint_in_b) < FOOTPRINT_SHOWN_BELOW:
+            words.append(f"the left photo covers {polygon_area(al.footprint_in_b):.0%} of the right one (outlined)")
+        if al.mirrored:
+            words.append("mirrored")
+        words.append(f"{df.changed:.1%} of the common area differs" if df.changed >= 0.001
+                     else "no visible change in the common area")
+        self.diff_label.setText("Aligned: " + "; ".join(words) + ".")
+        for b in (self.outline_button, self.heat_button, self.blink_button):
+            b.setEnabled(True)
+        self._show_layers()
+        self.differences_ready.emit()
+
+    def _show_layers(self, *_):
+        al, df = self.alignment, self.difference
+        left, right = self.panes
+        if al is None:
+            for p in self.panes:
+                p.set_layers(None, None, None)
+            return
+        left.set_layers(heat_image(df.heat), rgb_image(df.b_on_a),
+                        al.footprint_in_a if polygon_area(al.footprint_in_a) < FOOTPRINT_SHOWN_BELOW else None)
+        right.set_layers(None, None,
+                         al.footprint_in_b if polygon_area(al.footprint_in_b) < FOOTPRINT_SHOWN_BELOW else None)
+        show_outline = self.outline_button.isChecked()
+        for p in self.panes:
+            p.outline_item.setVisible(show_outline and not p.outline_item.polygon().isEmpty())
+        left.heat_item.setVisible(self.heat_button.isChecked())
+        if self.blink_button.isChecked():
+            self._blink.start()
+        else:
+            self._blink.stop()
+            left.blink_item.setVisible(False)
+
+    def _blink_step(self):
+        item = self.panes[0].blink_item
+        item.setVisible(not item.isVisible())
 
     def update_verdict(self):
         """Re-judge the score at the current threshold (after the slider moved)."""

@@ -92,6 +92,27 @@ def shapes(seed, size=(320, 240), n=12, max_size=(120, 100)):
     return im
 
 
+def detailed_photo(seed, size=(960, 720), marks=2500):
+    """`photo` under many small light and dark marks: enough detail for keypoints to align."""
+    rng = np.random.default_rng(seed)
+    img = np.asarray(photo(seed, size), np.float32).copy()
+    w, h = size
+    for _ in range(marks):
+        x, y = rng.integers(0, w - 14), rng.integers(0, h - 14)
+        dx, dy = rng.integers(3, 14, 2)
+        img[y:y + dy, x:x + dx] += rng.uniform(-70, 70)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def with_caption(im, box=(80, 560, 560, 660), text="HELLO CAPTION"):
+    """A copy of `im` with a white caption band and black text in `box` (pixels)."""
+    out = im.copy()
+    d = ImageDraw.Draw(out)
+    d.rectangle(box, fill=(255, 255, 255))
+    d.text((box[0] + 20, box[1] + 20), text, fill=(0, 0, 0), font_size=(box[3] - box[1]) * 0.6)
+    return out
+
+
 @pytest.fixture
 def make_photo():
     return photo

@@ -90,3 +90,39 @@ def test_ctrl_f_searches_the_selected_member(qtbot, make_window, album):
     assert win.similar.query == win.members_model.items[1].path
     assert win.tabs.currentWidget() is win.similar
     qtbot.waitUntil(lambda: not win.jobs.is_busy(), timeout=10000)
+
+
+def test_compare_shows_where_a_captioned_copy_and_a_crop_differ(qtbot, make_window, tmp_path):
+    from ..conftest import detailed_photo, with_caption
+    win = make_window()
+    win.resize(1200, 800)
+    original = detailed_photo(3)
+    a, captioned, crop = tmp_path / "a.jpg", tmp_path / "captioned.jpg", tmp_path / "crop.png"
+    original.save(a, quality=92)
+    with_caption(original, (80, 560, 560, 660)).resize((640, 480)).save(captioned, quality=85)
+    original.crop((200, 100, 800, 550)).save(crop)
+    cmp = win.compare
+    left, right = cmp.panes
+    with qtbot.waitSignal(cmp.differences_ready, timeout=30000):
+        win.show_compare(str(a), str(captioned))
+    x0, y0, x1, y1 = cmp.difference.hot_box()
+    assert abs(x0 - 80 / 960) < 0.03 and abs(y0 - 560 / 720) < 0.03 and abs(x1 - 560 / 960) < 0.03
+    assert "differs" in cmp.diff_label.text()
+    assert not left.heat_item.isVisible()                    # the heat map is offered, not forced
+    cmp.heat_button.setChecked(True)
+    assert left.heat_item.isVisible() and not left.heat_item.pixmap().isNull()
+    shown = left.heat_item.mapRectToParent(left.heat_item.boundingRect())
+    assert abs(shown.width() - left.item.pixmap().width()) < 2        # laid over the whole photo
+    cmp.blink_button.setChecked(True)
+    qtbot.waitUntil(lambda: left.blink_item.isVisible(), timeout=3000)
+    cmp.blink_button.setChecked(False)
+    assert not left.blink_item.isVisible()
+    assert not left.outline_item.isVisible()                 # same framing: nothing to outline
+
+    with qtbot.waitSignal(cmp.differences_ready, timeout=30000):
+        win.show_compare(str(a), str(crop))
+    assert left.outline_item.isVisible() and not right.outline_item.isVisible()
+    r, pm = left.outline_item.polygon().boundingRect(), left.item.pixmap()
+    assert abs(r.left() / pm.width() - 200 / 960) < 0.02 and abs(r.bottom() / pm.height() - 550 / 720) < 0.02
+    assert "covers" in cmp.diff_label.text()
+    qtbot.waitUntil(lambda: not win.jobs.is_busy(), timeout=10000)
