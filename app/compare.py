@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QPolygonF, QTransform
 from PySide6.QtWidgets import (QFileDialog, QGraphicsPixmapItem, QGraphicsPolygonItem, QGraphicsScene,
-                               QGraphicsView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter,
+                               QGraphicsView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .models import human_size
@@ -236,6 +236,11 @@ class CompareView(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.3)
         f.setBold(True)
         self.result_label.setFont(f)
+        self.result_label.setWordWrap(True)              # a narrow window wraps it, not widens
+        self.result_label.setMinimumWidth(200)
+        for cap in self.captions:                         # long names: elided by width, full in the tooltip
+            cap.setMinimumWidth(40)
+            cap.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         fit = QPushButton("Fit", self)
         fit.clicked.connect(lambda: self._set_zoom(1.0))
         actual = QPushButton("Zoom in", self)

@@ -6,6 +6,8 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from .theme import compact
+
 PathRole = Qt.ItemDataRole.UserRole + 20
 RootRole = Qt.ItemDataRole.UserRole + 21
 
@@ -38,9 +40,8 @@ class FolderPanel(QWidget):
         protect.setToolTip("Protect any folder, e.g. an archive inside a scanned folder")
         protect.clicked.connect(self.protect_requested)
         row = QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(self.remove_button)
-        row.addWidget(protect)
+        for b in (add, self.remove_button, protect):
+            row.addWidget(compact(b))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(title)

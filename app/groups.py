@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSizePolicy,
                                QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from .delegates import GroupStripDelegate, MemberThumbDelegate
 from lookalike.core.results import Results
 
-from .models import GroupsModel, MembersModel, human_size
+from .models import COLUMNS, MEMBER_COLUMNS, GroupsModel, MembersModel, human_size
 from .slider import ThresholdSlider
+from .theme import compact
 from .words import count
 
 SLOW_REGROUP_MS = 40      # above this a slider move regroups in a worker instead of the GUI thread
@@ -99,14 +100,15 @@ class GroupsPage(QWidget):
         gv.verticalHeader().setDefaultSectionSize(STRIP_THUMB + 8)
         gv.verticalHeader().hide()
         gh = gv.horizontalHeader()
-        gh.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-        gh.resizeSection(0, 4 * (STRIP_THUMB + 4) + 40)
+        # the strip takes what the numbers leave: as many thumbnails as fit (one and "+n" at least)
+        gh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         fm = gv.fontMetrics()            # fixed widths: ResizeToContents would ask every row
         for c, sample in ((1, "999"), (2, "100.0"), (3, "999.9 MB")):
-            gh.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
-            gh.resizeSection(c, fm.horizontalAdvance(sample) + 28)
-        gh.setStretchLastSection(True)
-        gv.setMinimumWidth(sum(gh.sectionSize(c) for c in range(4)) + 24)
+            gh.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
+            gh.resizeSection(c, max(fm.horizontalAdvance(sample), fm.horizontalAdvance(COLUMNS[c])) + 28)
+        gh.setStretchLastSection(False)
+        gv.setMinimumWidth(STRIP_THUMB + 4 + 48 + sum(gh.sectionSize(c) for c in (1, 2, 3))
+                           + gv.verticalScrollBar().sizeHint().width() + 4)
         gv.setSortingEnabled(True)
         gh.setSortIndicator(2, Qt.SortOrder.DescendingOrder)
         gv.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -128,6 +130,10 @@ class GroupsPage(QWidget):
         mh.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         mh.resizeSection(1, MEMBER_THUMB + 12)
         mh.setStretchLastSection(True)
+        # the name right after the picture, so a narrow window still shows it whole; the long
+        # folder path comes last and is elided in its middle
+        mh.moveSection(mh.visualIndex(MEMBER_COLUMNS.index("Name")), 2)
+        mv.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         mv.setWordWrap(False)
         mv.setStyleSheet(INDICATOR_CSS % "#d9534f")       # marked for removal: red
         mv.doubleClicked.connect(lambda idx: self.open_requested.emit(self.members_model.items[idx.row()].path))
@@ -137,6 +143,8 @@ class GroupsPage(QWidget):
 
         buttons = QHBoxLayout()
         self.group_title = QLabel("", self)
+        self.group_title.setMinimumWidth(0)
+        self.group_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons.addWidget(self.group_title, 1)
         for text, tip, slot in (
                 ("Open", "Open in the system viewer", lambda: self._with_member(self.open_requested.emit)),
@@ -146,7 +154,7 @@ class GroupsPage(QWidget):
             b = QPushButton(text, self)
             b.setToolTip(tip)
             b.clicked.connect(slot)
-            buttons.addWidget(b)
+            buttons.addWidget(compact(b))
         members_box = QWidget(self)
         mlay = QVBoxLayout(members_box)
         mlay.setContentsMargins(0, 0, 0, 0)
@@ -156,7 +164,11 @@ class GroupsPage(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(gv)
         split.addWidget(members_box)
-        split.setSizes([520, 700])
+        split.setSizes([420, 800])
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setChildrenCollapsible(False)
+        self.splitter = split
         top = QHBoxLayout()
         top.addWidget(self.slider, 1)
         top.addWidget(self.exact_box)

@@ -57,3 +57,11 @@ def apply_theme(app, theme: str = "system") -> bool:
     else:
         app.setPalette(dark_palette() if dark else app.style().standardPalette())
     return dark
+
+
+def compact(button):
+    """Let a text button shrink to its text (styles give push buttons 80 px at the least), so a
+    row of them fits a 1024-pixel window; returns the button."""
+    fm = button.fontMetrics()
+    button.setMinimumWidth(fm.horizontalAdvance(button.text()) + fm.height())
+    return button

@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 STAGES = {"discover": "Finding photos", "hash": "Finding exact copies", "embed": "Reading photos",
           "index": "Indexing", "neighbours": "Matching", "verify": "Checking pairs",
           "group": "Grouping"}
-RULE_LABELS = {"highest_resolution": "keep the highest resolution", "largest": "keep the largest file",
-               "oldest": "keep the oldest", "newest": "keep the newest",
-               "protected": "keep the one in a protected folder"}
+RULE_LABELS = {"highest_resolution": "keep highest resolution", "largest": "keep largest file",
+               "oldest": "keep oldest", "newest": "keep newest",
+               "protected": "keep the protected one"}
 
 
 def _duration(s: float) -> str:
@@ -149,7 +149,9 @@ class MainWindow(QMainWindow):
                                      "Photos most like the selected one (Ctrl+F)")
         self.trash_action = action("Trash marked…", self.trash_marked, QKeySequence.StandardKey.Delete,
                                    "Send the marked photos to the trash (Delete)")
+        self.trash_action.setIconText("Trash…")        # the toolbar's short label; menus say it in full
         self.move_action = action("Move marked…", self.move_marked, tip="Move the marked photos to a folder")
+        self.move_action.setIconText("Move…")
         self.undo_action = action("Undo move", self.undo_move, tip="Move the last moved photos back")
         self.notdup_action = action("Not a duplicate", self.not_duplicate,
                                     tip="These photos are not copies: never group them again")
@@ -162,6 +164,8 @@ class MainWindow(QMainWindow):
         idx = self.rule_box.findData(self.settings.rule)
         self.rule_box.setCurrentIndex(max(idx, 0))
         self.rule_box.setToolTip("Rule for marking copies in every group")
+        # as wide as its longest label needs, not wider: the toolbar fits a 1024-pixel window
+        self.rule_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.mark_rule_button = QPushButton("Mark by rule", self)
         self.mark_rule_button.clicked.connect(lambda: self.mark_by_rule(self.rule_box.currentData()))
         self.clear_marks_button = QPushButton("Clear marks", self)
@@ -176,8 +180,9 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.rule_box)
         tb.addWidget(self.mark_rule_button)
         tb.addWidget(self.clear_marks_button)
-        for a in (self.trash_action, self.move_action, self.notdup_action):
+        for a in (self.trash_action, self.move_action):     # "Not a duplicate": on the group's pane
             tb.addAction(a)
+        self.toolbar = tb
 
         self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
         menus = self.menuBar()
