@@ -29,6 +29,16 @@ IMAGE_FILTER = ("Images (*.jpg *.jpeg *.png *.webp *.heic *.heif *.avif *.tif *.
                 "*.cr2 *.cr3 *.nef *.arw *.dng *.raf *.orf *.rw2 *.CR2 *.CR3 *.NEF *.ARW *.DNG *.RAF *.ORF *.RW2);;"
                 "All files (*)")
 BLINK_MS = 600
+
+
+def pictures_folder() -> str:
+    """Where a "choose a photo" dialog opens: the user's Pictures folder, else home."""
+    from PySide6.QtCore import QStandardPaths
+    for loc in (QStandardPaths.StandardLocation.PicturesLocation, QStandardPaths.StandardLocation.HomeLocation):
+        d = QStandardPaths.writableLocation(loc)
+        if d and os.path.isdir(d):
+            return d
+    return os.path.expanduser("~")
 FOOTPRINT_SHOWN_BELOW = 0.97   # outline a side when the other photo covers less than this of it
 
 
@@ -286,7 +296,7 @@ class CompareView(QWidget):
 
     # -- inputs -----------------------------------------------------------------------
     def _choose(self, side):
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a photo", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a photo", pictures_folder(), IMAGE_FILTER)
         if path:
             self.set_file(side, path)
 

@@ -8,7 +8,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from .compare import IMAGE_FILTER
+from .compare import IMAGE_FILTER, pictures_folder
 
 PathRole = Qt.ItemDataRole.UserRole + 10
 
@@ -52,7 +52,7 @@ class SimilarView(QWidget):
         thumbs.ready.connect(self._thumb_ready)
 
     def choose(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Find photos like…", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Find photos like…", pictures_folder(), IMAGE_FILTER)
         if path:
             self.search(path)
 

@@ -2,12 +2,23 @@
 thresholds and of `--threshold`), with the model's marks."""
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QToolButton,
                                QWidget)
 
 STEPS = 10         # slider units per score point
+BELOW_SIMILAR = 10.0   # the slider reaches this far below the model's similar mark
+
+
+def lowest_threshold(duplicate: float, similar: float) -> float:
+    """The slider's lower end: a little below the similar mark, where the geometric check still
+    judges pairs (below it the scale means little: unrelated photos join), never below the
+    lowest score the library stores edges for."""
+    from lookalike.core.scanner import EDGE_FLOOR
+    return float(max(EDGE_FLOOR, math.floor(min(duplicate, similar) - BELOW_SIMILAR)))
 
 
 class MarkedSlider(QSlider):
@@ -52,6 +63,7 @@ class MarkedSlider(QSlider):
                 left = x - w + 2
             elif i > 0 and clash[i - 1]:
                 left = x - 2
+            left = max(0, min(left, self.width() - w))       # the end marks stay inside
             p.setPen(color)
             p.drawLine(x, groove.bottom() + 1, x, groove.bottom() + 6)
             p.drawText(QRect(left, groove.bottom() + 5, w, fm.height()), Qt.AlignmentFlag.AlignHCenter, name)
@@ -69,14 +81,16 @@ class ThresholdSlider(QWidget):
         self.slider.setPageStep(2 * STEPS)
         self.slider.setSingleStep(STEPS // 2)
         self.slider.setAccessibleName("Match threshold")
-        self.slider.setToolTip("Match score a photo needs to join a group (0-100). "
-                               "Moving it regroups at once, without rescanning.")
+        self.slider.setToolTip("Match score a photo needs to join a group. Moving it regroups at once, "
+                               "without rescanning. It starts a little below the model's similar "
+                               "mark: lower scores group unrelated photos.")
         self.label = QLabel(self)
         self.label.setMinimumWidth(110)
         self.reset_button = QToolButton(self)
         self.reset_button.setText("Default")
         self.reset_button.setToolTip("Back to the model's duplicate threshold")
         self._default = 90.0
+        self.lowest = 0.0
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Threshold", self))
@@ -88,15 +102,23 @@ class ThresholdSlider(QWidget):
         self._moved(self.slider.value())
 
     def set_marks(self, duplicate: float, similar: float):
+        """The model's marks, and the range they give the slider (see `lowest_threshold`)."""
         self._default = duplicate
-        self.slider.set_marks({"duplicate": (duplicate, QColor(220, 90, 70)),
-                               "similar": (similar, QColor(70, 140, 220))})
+        self.lowest = lowest_threshold(duplicate, similar)
+        value = self.value()
+        self.slider.blockSignals(True)
+        self.slider.setRange(int(round(self.lowest * STEPS)), 100 * STEPS)
+        self.slider.blockSignals(False)
+        self.slider.set_marks({f"{self.lowest:g}": (self.lowest, QColor(128, 128, 128)),
+                               "similar": (similar, QColor(70, 140, 220)),
+                               "duplicate": (duplicate, QColor(220, 90, 70))})
+        self.set_value(value)
 
     def value(self) -> float:
         return self.slider.value() / STEPS
 
     def set_value(self, score: float):
-        self.slider.setValue(int(round(max(0.0, min(100.0, score)) * STEPS)))
+        self.slider.setValue(int(round(max(self.lowest, min(100.0, score)) * STEPS)))
 
     def _moved(self, v):
         self.label.setText(f"score ≥ {v / STEPS:.1f}")

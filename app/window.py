@@ -18,8 +18,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHeaderView, QLabel, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
+                               QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from lookalike.core import actions
 from lookalike.core.bundle import BundleError
@@ -234,12 +234,21 @@ class MainWindow(QMainWindow):
         self.problems_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.problems_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.problems_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.problems_empty = QLabel("No problems: every photo found so far could be read.\n\n"
+                                     "Files that cannot be read (damaged, empty, not really a photo, "
+                                     "unreadable) are listed here with the reason; a scan never stops "
+                                     "for them.", self)
+        self.problems_empty.setWordWrap(True)
+        self.problems_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.problems_page = QStackedWidget(self)
+        self.problems_page.addWidget(self.problems_empty)
+        self.problems_page.addWidget(self.problems_table)
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(page, "Groups")
         self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.similar, "Similar")
-        self.tabs.addTab(self.problems_table, "Problems")
+        self.tabs.addTab(self.problems_page, "Problems")
 
         outer = QSplitter(Qt.Orientation.Horizontal, self)
         outer.addWidget(self.folders)
@@ -327,7 +336,7 @@ class MainWindow(QMainWindow):
         self.slider.set_value(start)
         self.slider.blockSignals(False)
         self.slider.label.setText(f"score ≥ {self.slider.value():.1f}")
-        self.setWindowTitle(f"Lookalike — {b.name}{' (faces)' if b.preprocess == 'face' else ''}")
+        self.setWindowTitle(f"Lookalike — {b.display_name}{' (faces)' if b.preprocess == 'face' else ''}")
 
     def _describe(self):
         """Describes rows of the groups list (their groups come keeper first)."""
@@ -742,6 +751,7 @@ class MainWindow(QMainWindow):
             item.setToolTip(p)
             self.problems_table.setItem(r, 0, item)
             self.problems_table.setItem(r, 1, QTableWidgetItem(why))
+        self.problems_page.setCurrentWidget(self.problems_table if rows else self.problems_empty)
         self.tabs.setTabText(self.tabs.indexOf(self.problems_table), f"Problems ({len(rows)})" if rows else "Problems")
 
     def _repaint_thumbs(self):

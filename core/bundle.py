@@ -39,6 +39,13 @@ class Bundle:
     trained_on: str = ""
     model_id: str = ""                   # SHA-256 of model.onnx
     matches: str = "copies"              # "copies": the same picture; "subjects": the same person/thing
+    title: str = ""                      # the name a person reads (model.json "title")
+
+    @property
+    def display_name(self) -> str:
+        """model.json's "title", else the bundle's folder name (what its owner called it), else
+        the internal name."""
+        return self.title or self.path.name or self.name
 
     @property
     def geometric_check(self) -> bool:
@@ -94,7 +101,7 @@ def load_bundle(path) -> Bundle:
                         preprocess=str(meta.get("preprocess", "whole")),
                         thresholds=thresholds, metrics=meta.get("metrics", {}),
                         trained_on=str(meta.get("trained_on", "")),
-                        matches=str(meta.get("matches", "copies")))
+                        matches=str(meta.get("matches", "copies")), title=str(meta.get("title", "")))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise BundleError(f"model bundle {path} has a broken model.json: {exc}") from None
     if bundle.preprocess not in ("whole", "face"):

@@ -97,7 +97,7 @@ def test_at_1024x640_nothing_is_clipped(qtbot, make_window, make_photo, tmp_path
         _settle(qtbot, win)
         assert win.members_model.rowCount() >= 2
         assert layout_problems(win) == []
-        for tab in (win.compare, win.similar, win.problems_table):
+        for tab in (win.compare, win.similar, win.problems_page):
             win.tabs.setCurrentWidget(tab)
             _settle(qtbot, win)
             assert layout_problems(win) == [], win.tabs.tabText(win.tabs.currentIndex())

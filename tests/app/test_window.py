@@ -187,3 +187,24 @@ def test_settings_survive_a_restart(qtbot, make_window, album):
     assert again.slider.value() == 93.5
     from lookalike.app.settings import Settings
     assert Settings.load().threshold == 93.5
+
+
+def test_a_new_user_sees_words_in_problems_a_model_name_and_pictures_in_the_file_dialog(
+        qtbot, make_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from lookalike.core.bundle import load_bundle
+    from lookalike.core.library import default_model_dir
+    home = tmp_path / "home"
+    (home / "Pictures").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    win = make_window()
+    win.refresh_problems()
+    assert win.problems_page.currentWidget() is win.problems_empty
+    assert "No problems" in win.problems_empty.text()
+    assert win.windowTitle() == "Lookalike — tiny"                   # the bundle's folder name
+    assert load_bundle(default_model_dir()).display_name.startswith("Built-in model")
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: opened.append(a[2]) or ("", ""))
+    win.find_similar()                                   # Ctrl+F with nothing selected: choose a photo
+    assert opened == [str(home / "Pictures")]
