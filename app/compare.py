@@ -70,9 +70,9 @@ def compute_differences(path_a, path_b):
 
 
 def heat_image(heat: np.ndarray) -> QImage:
-    """A translucent red-to-yellow QImage of a heat map (0-1). The square root makes faint
-    differences (recompression) visible while a caption stays the hottest thing."""
-    h = np.sqrt(np.clip(heat, 0.0, 1.0))
+    """A translucent red-to-yellow QImage of a heat map (0-1). The power below 1 keeps faint
+    differences (recompression) faintly visible while a caption stays the hottest thing."""
+    h = np.clip(heat, 0.0, 1.0) ** 0.75
     rgba = np.zeros(heat.shape + (4,), np.uint8)
     rgba[..., 0] = 255
     rgba[..., 1] = (np.clip(h * 2.0 - 1.0, 0.0, 1.0) * 230).astype(np.uint8)   # hottest: yellow

@@ -133,6 +133,7 @@ class GroupsPage(QWidget):
         # the name right after the picture, so a narrow window still shows it whole; the long
         # folder path comes last and is elided in its middle
         mh.moveSection(mh.visualIndex(MEMBER_COLUMNS.index("Name")), 2)
+        mh.setSectionResizeMode(MEMBER_COLUMNS.index("Folder"), QHeaderView.ResizeMode.Stretch)
         mv.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         mv.setWordWrap(False)
         mv.setStyleSheet(INDICATOR_CSS % "#d9534f")       # marked for removal: red
@@ -164,9 +165,9 @@ class GroupsPage(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(gv)
         split.addWidget(members_box)
-        split.setSizes([420, 800])
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setSizes([380, 840])
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
         self.splitter = split
         top = QHBoxLayout()
@@ -261,6 +262,8 @@ class GroupsPage(QWidget):
         ms = self.groups_model.members(row)
         self.members_model.set_members(ms)
         self.group_title.setText(f"Group {row + 1}: {len(ms)} photos")
+        # an empty "Taken" column only takes room from the names and folders
+        self.members_view.setColumnHidden(MEMBER_COLUMNS.index("Taken"), not any(m.taken_at for m in ms))
 
     def current_group_row(self) -> int:
         idx = self.groups_view.currentIndex()

@@ -96,6 +96,7 @@ def test_at_1024x640_nothing_is_clipped(qtbot, make_window, make_photo, tmp_path
         win.groups_view.selectRow(0)
         _settle(qtbot, win)
         assert win.members_model.rowCount() >= 2
+        assert win.members_view.isColumnHidden(5)          # no photo has a date: no empty "Taken" column
         assert layout_problems(win) == []
         for tab in (win.compare, win.similar, win.problems_page):
             win.tabs.setCurrentWidget(tab)
