@@ -165,9 +165,9 @@ class GroupsPage(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(gv)
         split.addWidget(members_box)
-        split.setSizes([380, 840])
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 2)
+        split.setSizes([470, 750])
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
         split.setChildrenCollapsible(False)
         self.splitter = split
         top = QHBoxLayout()

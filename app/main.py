@@ -18,6 +18,7 @@ def build_parser():
     # for the docs' screenshots: save the window to PNG once the groups are shown, then quit
     p.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     p.add_argument("--screenshot-compare", metavar="PNG", help=argparse.SUPPRESS)
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help=argparse.SUPPRESS)   # with the heat map
     p.add_argument("--size", default="1320x820", help=argparse.SUPPRESS)
     return p
 
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     if args.screenshot or args.screenshot_compare:
         w, h = (int(v) for v in args.size.split("x"))
         win.resize(w, h)
-        _schedule_screenshots(app, win, args.screenshot, args.screenshot_compare)
+        _schedule_screenshots(app, win, args.screenshot, args.screenshot_compare, args.compare)
     win.show()
     code = app.exec()
     return int(code)
@@ -75,7 +76,7 @@ def _app_icon():
     return icon
 
 
-def _schedule_screenshots(app, win, groups_png, compare_png):
+def _schedule_screenshots(app, win, groups_png, compare_png, compare_pair=None):
     from PySide6.QtCore import QTimer
 
     state = {"done": False}
@@ -107,7 +108,15 @@ def _schedule_screenshots(app, win, groups_png, compare_png):
         else:
             next_step()
 
+    def after_differences():
+        win.compare.heat_button.setChecked(True)
+        after_compare()
+
     def next_step():
+        if compare_png and compare_pair:
+            win.compare.differences_ready.connect(after_differences)
+            win.show_compare(*compare_pair)
+            return
         # a resized copy shows more than an identical one: score below 100, metadata differences
         for r in range(win.groups_model.rowCount()):
             ms = win.groups_model.members(r)

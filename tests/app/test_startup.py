@@ -124,3 +124,24 @@ def test_the_installed_origin_is_read_from_pips_record():
     folder, editable = install._origin()
     assert folder and os.path.isdir(folder)
     assert editable == bool(json.loads(text)["dir_info"].get("editable"))
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed (apt install xvfb)")
+def test_under_xvfb_the_window_opens_on_x11_at_1024x640_and_saves_a_screenshot(tmp_path, tiny_bundle, make_photo):
+    from lookalike.app.cli import main as cli
+    if startup.xcb_plugin() and startup.missing_libraries(startup.xcb_plugin()):
+        pytest.skip(startup.install_message(startup.missing_libraries(startup.xcb_plugin())))
+    album = tmp_path / "Pictures"
+    album.mkdir()
+    make_photo(31, (640, 480)).save(album / "a.jpg", quality=92)
+    make_photo(31, (640, 480)).resize((320, 240)).save(album / "a_small.jpg")
+    assert cli(["-q", "--model", tiny_bundle, "scan", str(album)]) == 0
+    png = tmp_path / "shot.png"
+    r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", sys.executable, "-m", "lookalike.app.main",
+                        "--model", tiny_bundle, "--size", "1024x640", "--screenshot", str(png)],
+                       env=_env(), capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PIL import Image
+    with Image.open(png) as im:
+        assert im.size == (1024, 640)
+        assert len(im.convert("RGB").getcolors(1 << 20) or []) > 50     # a painted window, not a blank
