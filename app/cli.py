@@ -38,25 +38,23 @@ def _version():
     return __version__
 
 
-def score_arg(text: str) -> float:
-    """A match score: a number from 0 to 100 (else a usage error, exit 2)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= v <= 100.0:            # also rejects nan
-        raise argparse.ArgumentTypeError(f"{text} is outside the match score's range 0-100")
-    return v
+def _checked(cast, kind: str, ok, out_of_range: str):
+    """An argparse type: `cast` the text, and `ok(value)` or a usage error (exit 2)."""
+    def parse(text):
+        try:
+            v = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {kind}: {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(out_of_range.format(text=text))
+        return v
+    return parse
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
-    return v
+# a match score 0-100 (the comparison also rejects nan); a count of at least 1
+score_arg = _checked(float, "a number", lambda v: 0.0 <= v <= 100.0,
+                     "{text} is outside the match score's range 0-100")
+positive_int = _checked(int, "a whole number", lambda v: v >= 1, "must be at least 1, not {text}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("problems", help="files that could not be read, and why")
     pr.add_argument("--json", action="store_true")
 
-    t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs the train extra: pip install '.[train]')",
+    t = sub.add_parser("train", help="fine-tune a model on labelled folders (needs the train extra: "
+                                     "pip install '.[train]')",
                        add_help=False)
     t.add_argument("args", nargs=argparse.REMAINDER)
 
