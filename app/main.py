@@ -34,10 +34,12 @@ def main(argv=None) -> int:
     app = QApplication.instance()
     if app is None:
         # Qt aborts the process when its platform plugin cannot load; say why first, in full
-        from .startup import display_problem
+        from .startup import display_problem, tell_desktop
         problem = display_problem()
         if problem:
             print(f"lookalike: {problem}", file=sys.stderr)
+            if not (sys.stderr and sys.stderr.isatty()):       # started from the menu: no terminal
+                tell_desktop(problem)
             return 1
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(["lookalike"])

@@ -120,3 +120,23 @@ def display_problem(environ=None, platform: str | None = None, plugin=None, miss
         return None
     gone = (missing or missing_libraries)(path)
     return install_message(gone) if gone else None
+
+
+def tell_desktop(message: str, run=subprocess.Popen, which=None) -> bool:
+    """Show the message in a desktop dialog when there is no terminal to read it (a start from
+    the application menu): zenity, kdialog, notify-send or xmessage, whichever exists. These
+    tools do not need Qt's xcb libraries. Returns True when one was started."""
+    import shutil
+    which = which or shutil.which
+    for tool, args in (("zenity", ["--error", "--no-wrap", "--title=Lookalike", f"--text={message}"]),
+                       ("kdialog", ["--title", "Lookalike", "--error", message]),
+                       ("notify-send", ["--urgency=critical", "Lookalike cannot open its window", message]),
+                       ("xmessage", ["-center", message])):
+        exe = which(tool)
+        if exe:
+            try:
+                run([exe, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                return True
+            except OSError:
+                continue
+    return False

@@ -145,3 +145,13 @@ def test_under_xvfb_the_window_opens_on_x11_at_1024x640_and_saves_a_screenshot(t
     with Image.open(png) as im:
         assert im.size == (1024, 640)
         assert len(im.convert("RGB").getcolors(1 << 20) or []) > 50     # a painted window, not a blank
+
+
+def test_without_a_terminal_the_message_goes_to_a_desktop_dialog():
+    started = []
+    found = {"notify-send": "/usr/bin/notify-send"}
+    assert startup.tell_desktop("needs libxcb-cursor0", run=lambda cmd, **k: started.append(cmd),
+                                which=found.get)
+    assert started == [["/usr/bin/notify-send", "--urgency=critical", "Lookalike cannot open its window",
+                        "needs libxcb-cursor0"]]
+    assert not startup.tell_desktop("x", run=lambda cmd, **k: started.append(cmd), which=lambda t: None)
