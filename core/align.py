@@ -2,7 +2,7 @@
 
 Before deleting a copy, a user wants to see what the copy lost or gained: a caption, a retouch,
 a crop, heavier compression. This module aligns photo B onto photo A with the geometric check's
-kind of transform (ORB keypoints from `verify.features_of_image`, mutual ratio-test matches, a
+kind of transform (ORB keypoints from `verify.features_of_image`, `relation.mutual_matches`, a
 RANSAC similarity: rotation, scale, shift, B possibly mirrored), refines it on the pixels (ECC),
 and then compares A with the aligned B after matching their tones, so a global brightness or
 contrast edit is not a "difference" but a caption is.
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import verify
+from .relation import mutual_matches
 
 WORK_SIDE = 768          # long side at which B is warped onto A and the differences measured
 MIN_INLIERS = 8          # fewer: no transform worth drawing
@@ -63,19 +64,6 @@ def _fit(image, side):
     return im
 
 
-def _matches(pa, da, pb, db):
-    """Mutual best ORB matches passing the ratio test: (points on A, points on B)."""
-    import cv2
-    if da is None or db is None or len(pa) < 4 or len(pb) < 4:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-    good = [m[0] for m in bf.knnMatch(da, db, k=2)
-            if len(m) == 2 and m[0].distance < verify.RATIO * m[1].distance]
-    back = {m.queryIdx: m.trainIdx for m in bf.match(db, da)}
-    good = [m for m in good if back.get(m.trainIdx) == m.queryIdx]
-    return pa[[m.queryIdx for m in good]].reshape(-1, 2), pb[[m.trainIdx for m in good]].reshape(-1, 2)
-
-
 def _estimate(src, dst):
     """RANSAC similarity dst -> src (B's points onto A's): (2x3 matrix, inlier mask) or None."""
     import cv2
@@ -94,7 +82,7 @@ def align(image_a, image_b) -> Alignment | None:
     fa, fb = verify.features_of_image(a), verify.features_of_image(b)
     best = None
     for mirrored, pts, desc in ((False, fb.pts, fb.desc), (True, fb.pts_m, fb.desc_m)):
-        src, dst = _matches(fa.pts, fa.desc, pts, desc)
+        src, dst = mutual_matches(fa.pts, fa.desc, pts, desc)
         est = _estimate(src, dst)
         if est is not None and (best is None or est[1].sum() > best[2].sum()):
             best = (mirrored, est[0], est[1], src)

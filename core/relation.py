@@ -85,7 +85,8 @@ def view(image) -> View:
                 np.float32([p.pt for p in km]).reshape(-1, 2), dm)
 
 
-def _matches(pa, da, pb, db):
+def mutual_matches(pa, da, pb, db):
+    """Mutual best ORB matches passing the ratio test: (points on a, points on b)."""
     import cv2
     if da is None or db is None or len(pa) < 4 or len(pb) < 4:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
@@ -128,7 +129,7 @@ def _tone_change(a, b_warped, mask) -> float:
 
 def _relate_side(va: View, pb, db, b_plain, mirrored) -> Relation:
     import cv2
-    src, dst = _matches(va.pts, va.desc, pb, db)
+    src, dst = mutual_matches(va.pts, va.desc, pb, db)
     r = Relation(matches=len(src), mirrored=mirrored)
     if len(src) < 4:
         return r
