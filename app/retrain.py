@@ -1,5 +1,9 @@
 """Retrain on labelled folders: runs the trainer as a subprocess (the app never imports
-torch) and turns its JSON-lines progress into a progress bar and a live loss plot.
+torch) and turns its JSON-lines progress into a progress bar with the time left, a live loss
+plot and, when it is done, a before/after table on the user's own validation subjects.
+
+"Stop" asks the trainer (SIGTERM) to finish early with the best model so far; closing the
+dialog cancels (SIGINT: nothing is written).
 
 The command is injectable (`command=`), so tests run a fake trainer script.
 """
@@ -8,11 +12,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, QProcess, Signal
+from PySide6.QtCore import QPointF, QProcess, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget)
@@ -125,13 +130,17 @@ class RetrainDialog(QDialog):
 
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
+        self.changes = QLabel("", self)          # before/after table once training is done
+        self.changes.setWordWrap(True)
+        self.changes.setTextFormat(Qt.TextFormat.RichText)
         self.bar = QProgressBar(self)
         self.bar.setRange(0, 1000)
         self.bar.setValue(0)
         self.plot = LossPlot(self)
         self.start_button = QPushButton("Start training", self)
         self.start_button.clicked.connect(self.start)
-        self.stop_button = QPushButton("Stop", self)
+        self.stop_button = QPushButton("Stop and keep the best", self)
+        self.stop_button.setToolTip("Finish now with the best model found so far")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
         self.use_button = QPushButton("Use the new model", self)
@@ -148,6 +157,7 @@ class RetrainDialog(QDialog):
         lay.addWidget(self.bar)
         lay.addWidget(self.status)
         lay.addWidget(self.plot, 1)
+        lay.addWidget(self.changes)
         lay.addWidget(buttons)
 
         if not has_torch():
@@ -180,7 +190,10 @@ class RetrainDialog(QDialog):
         self.plot.clear()
         self.events.clear()
         self.before = self.after = None
+        self.comparison = None
+        self.changes.setText("")
         self.succeeded = False
+        self.stopping = False
         self._buf = self._stderr = b""
         self.bar.setValue(0)
         self.proc = QProcess(self)
@@ -197,10 +210,23 @@ class RetrainDialog(QDialog):
         self.proc.start()
 
     def stop(self):
-        if self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning:
-            self.status.setText("Stopping…")
-            self.proc.terminate()          # the trainer stops at the next step; never a hard kill first
-            if not self.proc.waitForFinished(5000):
+        """Finish early: the trainer evaluates and exports the best model so far."""
+        if self.is_running() and not self.stopping:
+            self.stopping = True
+            self.stop_button.setEnabled(False)
+            self.status.setText("Stopping: finishing with the best model so far…")
+            self.proc.terminate()          # SIGTERM: the trainer stops at the next step
+
+    def cancel(self):
+        """Abandon the run (SIGINT: the trainer writes nothing); a hard kill only if it hangs."""
+        if self.is_running():
+            self.status.setText("Cancelling…")
+            pid = self.proc.processId()
+            try:
+                os.kill(pid, signal.SIGINT)
+            except (OSError, AttributeError):
+                self.proc.terminate()
+            if not self.proc.waitForFinished(10000):
                 self.proc.kill()
                 self.proc.waitForFinished(2000)
 
@@ -226,20 +252,32 @@ class RetrainDialog(QDialog):
         kind = ev.get("event")
         eta = ev.get("eta_s")
         eta_txt = f", about {_duration(eta)} left" if isinstance(eta, (int, float)) and eta > 0 else ""
+        frac = ev.get("fraction")
+        if isinstance(frac, (int, float)):          # the whole run, not only the steps
+            self.bar.setValue(max(self.bar.value(), int(1000 * min(max(frac, 0.0), 1.0))))
         if kind == "step":
             total = ev.get("total_steps") or 0
-            if total:
+            if total and frac is None:
                 self.bar.setValue(int(1000 * min(ev.get("step", 0) / total, 1.0)))
             if ev.get("loss") is not None:
                 self.plot.add_loss(ev["loss"])
-            self.status.setText(f"Training: epoch {ev.get('epoch')}, step {ev.get('step')}"
+            where = f"epoch {ev.get('epoch')}, " if ev.get("epoch") is not None else ""
+            trial = f" (setting {ev['trial']})" if ev.get("trial") else ""
+            self.status.setText(f"Training{trial}: {where}step {ev.get('step')}"
                                 f"{f' of {total}' if total else ''}{eta_txt}")
+        elif kind == "cache":
+            self.status.setText(f"Preparing edited copies of the training photos: round {ev.get('round')}, "
+                                f"{ev.get('done')} of {ev.get('total')} photos{eta_txt}")
+        elif kind == "evaluate":
+            self.comparison = (ev.get("val_before"), ev.get("val"), ev.get("thresholds_before"),
+                               ev.get("thresholds"))
         elif kind == "epoch":
             if ev.get("metric") is not None:
                 if ev.get("epoch") == 0:
                     self.before = float(ev["metric"])
                 self.plot.add_metric(ev["metric"])
-            self.status.setText(f"Epoch {ev.get('epoch')} done; validation {_fmt(ev.get('metric'))}{eta_txt}")
+            self.status.setText(f"Validation {_fmt(ev.get('metric'))} after step {ev.get('step')}{eta_txt}"
+                                if ev.get("epoch") else f"Validation before training: {_fmt(ev.get('metric'))}{eta_txt}")
         elif kind == "done":
             self.bar.setValue(1000)
             self.after = ev.get("metric")
@@ -267,8 +305,13 @@ class RetrainDialog(QDialog):
             e.get("event") == "done" for e in self.events)
         self.succeeded = ok
         if ok:
+            better = isinstance(self.after, (int, float)) and isinstance(self.before, (int, float)) \
+                and self.after > self.before
+            verdict = "" if better or self.before is None else \
+                "\nThe new model is not better than the current one on your validation subjects."
             self.status.setText(f"Done. Validation quality before: {_fmt(self.before)}, after: {_fmt(self.after)}."
-                                f"\nThe new model is in {self.out_dir}.")
+                                f"{verdict}\nThe new model and its report (report.md) are in {self.out_dir}.")
+            self.changes.setText(comparison_html(*self.comparison) if self.comparison else "")
             self.use_button.setEnabled(True)
         elif not any(e.get("event") == "error" for e in self.events):
             tail = self._stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
@@ -285,16 +328,45 @@ class RetrainDialog(QDialog):
         return self.proc is not None and self.proc.state() != QProcess.ProcessState.NotRunning
 
     def done(self, r):
-        self.stop()
+        self.cancel()
         super().done(r)
 
     def closeEvent(self, ev):
-        self.stop()
+        self.cancel()
         super().closeEvent(ev)
 
 
-def _fmt(v):
-    return f"{v:.3f}" if isinstance(v, (int, float)) else "—"
+ROWS = (("val_at_far_0.01", "same-subject pairs found at 1% false matches"),
+        ("recall_at_precision_0.99", "same-subject pairs found at 99% precision"),
+        ("auc", "ROC area"),
+        ("pos_mean", "average score of same-subject pairs"),
+        ("neg_mean", "average score of different-subject pairs"))
+
+
+def comparison_html(before: dict | None, after: dict | None, thr_before=None, thr_after=None) -> str:
+    """What the new model changed, on the validation subjects (held out from training)."""
+    before, after = before or {}, after or {}
+    rows = []
+    for key, label in ROWS:
+        b, a = before.get(key), after.get(key)
+        if a is None:
+            continue
+        rows.append(f"<tr><td>{label}</td><td align='right'>{_fmt(b)}</td>"
+                    f"<td align='right'><b>{_fmt(a)}</b></td></tr>")
+    for name in ("duplicate", "similar"):
+        b, a = (thr_before or {}).get(name), (thr_after or {}).get(name)
+        if a is not None:
+            rows.append(f"<tr><td>{name} threshold (score)</td><td align='right'>{_fmt(b, 1)}</td>"
+                        f"<td align='right'><b>{_fmt(a, 1)}</b></td></tr>")
+    return ("<p>On your validation subjects (not used for training):</p>"
+            "<table cellspacing='0' cellpadding='3'><tr><th></th><th>current model</th>"
+            "<th>new model</th></tr>" + "".join(rows) + "</table>")
+
+
+def _fmt(v, digits=3):
+    if isinstance(v, (int, float)):
+        return f"{v:.{digits}f}"
+    return "—"
 
 
 def _duration(s):

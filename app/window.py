@@ -837,7 +837,7 @@ class MainWindow(QMainWindow):
         self.page.close()
         dlg = getattr(self, "retrain_dialog", None)
         if dlg is not None:
-            dlg.stop()
+            dlg.cancel()
         self.jobs.shutdown()
         self.thumbs.shutdown()
         if self.lib is not None:

@@ -22,13 +22,33 @@ def _parser():
     ap.add_argument("--faces", action="store_true", help="train and embed on the largest face")
     ap.add_argument("--init-from", metavar="BUNDLE_OR_CHECKPOINT",
                     help="start from a bundle's checkpoint.pt or a checkpoint file")
-    ap.add_argument("--epochs", type=int, help="maximum epochs (overrides the config)")
+    ap.add_argument("--minutes", type=float,
+                    help="labelled folders: time budget of the whole run (default 8; 0 = none)")
+    ap.add_argument("--search", type=int, metavar="N",
+                    help="labelled folders: try N settings (learning rate, margin, miner, frozen "
+                    "stages) within the same budget and keep the best by validation")
+    ap.add_argument("--epochs", type=int, help="maximum epochs (overrides the config; "
+                    "labelled folders: 0 = no training, export the starting model)")
     ap.add_argument("--seed", type=int, help="random seed (overrides the config)")
     ap.add_argument("--export-pretrained", action="store_true",
                     help="export the plain ImageNet backbone + GeM (no projection, no training)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one config value, e.g. --set train.steps_per_epoch=50")
     return ap
+
+
+def threads(wanted: int) -> int:
+    """`wanted`, or for 0 the cores not already busy (at least one): on a loaded machine,
+    two threads that wait for each other at every operation are several times slower than one."""
+    if wanted > 0:
+        return wanted
+    import os
+    n = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        busy = 0.0
+    return max(1, min(n, int(n - busy + 0.5)))
 
 
 def main(argv=None) -> int:
@@ -41,6 +61,10 @@ def main(argv=None) -> int:
         return 2
     if args.epochs is not None:
         cfg["train"]["epochs"] = args.epochs
+    if args.minutes is not None:
+        cfg["retrain"]["minutes"] = args.minutes
+    if args.search is not None:
+        cfg["retrain"]["search"] = args.search
     if args.seed is not None:
         cfg["seed"] = args.seed
     if args.faces:
@@ -51,7 +75,7 @@ def main(argv=None) -> int:
         cfg["model"]["init_from"] = args.init_from
 
     import torch
-    torch.set_num_threads(int(cfg["threads"]))
+    torch.set_num_threads(threads(int(cfg["threads"])))
     try:
         if args.export_pretrained:
             from .train import export_pretrained

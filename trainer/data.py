@@ -198,6 +198,8 @@ def edit(im: Image.Image, rng: random.Random, a: dict, work_side: int) -> Image.
         im = r.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
     if rng.random() < a["orient"]:
         im = im.transpose(ORIENTS[rng.randint(1, 7)])
+    if a.get("mirror") and rng.random() < a["mirror"]:
+        im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     if rng.random() < a["brightness"]:
         im = ImageEnhance.Brightness(im).enhance(_two_sided(rng, 1.1, 1.6))
     if rng.random() < a["contrast"]:

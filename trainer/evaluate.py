@@ -112,17 +112,23 @@ def _share_at_or_above(values, thresholds):
     return 1.0 - np.searchsorted(v, thresholds, side="left") / len(v)
 
 
-def plots(emb, labels, ignore, thresholds, out_dir: Path):
+def plots(emb, labels, ignore, thresholds, out_dir: Path, before=None):
+    """roc.png (VAL vs FAR) and scores.png (score distributions with the thresholds); with
+    `before` = (embeddings, thresholds) of the starting model, both drawn before and after."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    pos, neg, _ = pair_scores(emb, labels, ignore)
     out_dir = Path(out_dir)
-    # ROC / VAL-vs-FAR
-    thr = np.unique(np.concatenate([pos, neg]))[::-1]
-    far, val = _share_at_or_above(neg, thr), _share_at_or_above(pos, thr)
+    runs = [("after", emb, thresholds)]
+    if before is not None:
+        runs.insert(0, ("before", before[0], before[1]))
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.plot(np.maximum(far, 1e-5), val, lw=1.5)
+    for name, e, _ in runs:
+        pos, neg, _ = pair_scores(e, labels, ignore)
+        thr = np.unique(np.concatenate([pos, neg]))[::-1]
+        far, val = _share_at_or_above(neg, thr), _share_at_or_above(pos, thr)
+        ax.plot(np.maximum(far, 1e-5), val, lw=1.5, ls="--" if name == "before" else "-",
+                label=name if before is not None else None)
     for f in (1e-3, 1e-2):
         ax.axvline(f, color="grey", ls=":", lw=0.8)
     ax.set_xscale("log")
@@ -130,24 +136,75 @@ def plots(emb, labels, ignore, thresholds, out_dir: Path):
     ax.set_xlabel("false accept rate (different pairs above threshold)")
     ax.set_ylabel("validation rate (same pairs above threshold)")
     ax.set_title("VAL vs FAR on the validation set")
+    if before is not None:
+        ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_dir / "roc.png", dpi=110)
     plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    bins = np.linspace(min(0, float(np.min(np.concatenate([pos, neg])))), 100, 81)
-    ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different ({len(neg)})")
-    ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same ({len(pos)})")
-    for k, v in thresholds.items():
-        ax.axvline(v, color="k" if k == "duplicate" else "grey", ls="--", lw=1)
-        ax.text(v, ax.get_ylim()[1] * 0.95, f" {k} {v:.1f}", fontsize=8)
-    ax.set_xlabel("match score (cosine x 100)")
-    ax.set_ylabel("density")
-    ax.set_title("score distributions (validation)")
-    ax.legend(loc="upper left", fontsize=8)
+    fig, axes = plt.subplots(len(runs), 1, figsize=(5.5, 3.2 * len(runs)), squeeze=False)
+    for ax, (name, e, thr_) in zip(axes[:, 0], runs):
+        pos, neg, _ = pair_scores(e, labels, ignore)
+        bins = np.linspace(min(0, float(np.min(np.concatenate([pos, neg])))), 100, 81)
+        ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different ({len(neg)})")
+        ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same ({len(pos)})")
+        for k, v in (thr_ or {}).items():
+            ax.axvline(v, color="k" if k == "duplicate" else "grey", ls="--", lw=1)
+            ax.text(v, ax.get_ylim()[1] * 0.95, f" {k} {v:.1f}", fontsize=8)
+        ax.set_xlabel("match score (cosine x 100)")
+        ax.set_ylabel("density")
+        ax.set_title("score distributions (validation)" + (f": {name}" if before is not None else ""))
+        ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(out_dir / "scores.png", dpi=110)
     plt.close(fig)
+
+
+def pca_2d(emb: np.ndarray) -> np.ndarray:
+    """The first two principal components of the rows of `emb` (numpy SVD)."""
+    x = emb - emb.mean(axis=0, keepdims=True)
+    if len(x) < 2:
+        return np.zeros((len(x), 2))
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    out = x @ vt[:2].T
+    return out if out.shape[1] == 2 else np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+
+
+def embedding_map(emb, labels, out_path: Path, names=None, before=None):
+    """map.png: the validation embeddings in 2-D (PCA), one colour per subject; with `before`
+    (the starting model's embeddings) side by side."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = [("after", emb)] if before is None else [("before", before), ("after", emb)]
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4.6), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    subjects = sorted(set(labels.tolist()))
+    for ax, (name, e) in zip(axes[0], runs):
+        xy = pca_2d(e)
+        for k, s in enumerate(subjects):
+            m = labels == s
+            ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(k % 20), marker="os^D"[k // 20 % 4],
+                       label=str(names[s]) if names is not None else str(s))
+        ax.set_title(f"validation subjects, PCA{': ' + name if before is not None else ''}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if len(subjects) <= 20:
+        axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=100)
+    plt.close(fig)
+
+
+def threshold_table(emb, labels, ignore, thresholds: dict) -> dict:
+    """Precision and recall of the same-subject pairs at each threshold."""
+    pos, neg, _ = pair_scores(emb, labels, ignore)
+    out = {}
+    for k, t in thresholds.items():
+        tp, fp = int(np.sum(pos >= t)), int(np.sum(neg >= t))
+        out[k] = {"threshold": float(t), "precision": tp / (tp + fp) if tp + fp else 1.0,
+                  "recall": tp / len(pos) if len(pos) else 0.0}
+    return out
 
 
 def report_md(report: dict) -> str:
@@ -161,8 +218,17 @@ def report_md(report: dict) -> str:
              f"similar **{report['thresholds']['similar']}**",
              f"- ONNX parity (max abs diff vs PyTorch): {report.get('onnx_parity_max_abs_diff', 'n/a')}",
              ""]
-    if report.get("training"):
-        t = report["training"]
+    t = report.get("training") or {}
+    if t.get("recipe") == "feature cache":
+        tr = t.get("trial") or {}
+        lines += [f"- training: {t.get('steps')} steps on cached features (stages "
+                  f"{t.get('cache_stage')}+ trained from a cache of {t.get('edited_copies_per_photo')} "
+                  f"edited copies of {t.get('photos')} photos), best at step {t.get('best_step')}, "
+                  f"stopped: {t.get('stopped')}; {t.get('seconds', 0):.0f} s in all "
+                  f"(budget {t.get('budget_minutes')} min)",
+                  f"- settings: learning rate {tr.get('lr')}, margin {tr.get('margin')}, miner "
+                  f"{tr.get('miner')}, frozen stages {tr.get('freeze')}", ""]
+    elif t:
         lines += [f"- training: {t.get('epochs_run')} epochs, {t.get('steps')} steps, "
                   f"{t.get('seconds', 0):.0f} s; best epoch {t.get('best_epoch')}", ""]
     lines += ["## Validation", "", "| metric | before training | final |", "|---|---|---|"]
@@ -173,17 +239,46 @@ def report_md(report: dict) -> str:
         lines.append(f"| {k} | {'' if b is None else f'{b:.4f}'} | "
                      f"{'' if v.get(k) is None else f'{v[k]:.4f}'} |")
     lines += ["", f"Validation: {v['n_items']} images, {v['n_pos_pairs']} same pairs, "
-              f"{v['n_neg_pairs']} different pairs.", "",
-              "![VAL vs FAR](roc.png)", "", "![score distributions](scores.png)", ""]
+              f"{v['n_neg_pairs']} different pairs.", ""]
+    tb = report.get("threshold_check")
+    if tb:
+        lines += ["## Thresholds on the validation pairs", "",
+                  "| model | threshold | score | precision | recall |", "|---|---|---|---|---|"]
+        for model_name, rows in tb.items():
+            for k, row in rows.items():
+                lines.append(f"| {model_name} | {k} | {row['threshold']:.2f} | {row['precision']:.3f} | "
+                             f"{row['recall']:.3f} |")
+        lines.append("")
+    search = t.get("search")
+    if search:
+        lines += ["## Hyperparameter search (best by the validation metric)", "",
+                  "| lr | margin | miner | frozen stages | steps | best step | metric |",
+                  "|---|---|---|---|---|---|---|"]
+        for s in search:
+            tr = s["trial"]
+            lines.append(f"| {tr['lr']:g} | {tr['margin']} | {tr['miner']} | {tr['freeze']} | "
+                         f"{s['steps']} | {s['best_step']} | {s['best_metric']:.4f} |")
+        lines += ["", "The search picks by the same validation subjects the table above reports on, "
+                  "so the final numbers of a search are slightly optimistic.", ""]
+    lines += ["![VAL vs FAR](roc.png)", "", "![score distributions](scores.png)", ""]
+    if report.get("map"):
+        lines += ["Validation embeddings in 2-D (PCA), one colour per subject: subjects that "
+                  "overlap are the ones the model still confuses.", "", "![embedding map](map.png)", ""]
     return "\n".join(lines)
 
 
-def report_images(emb, labels, ignore, thresholds) -> dict:
-    """The ROC and score-histogram plots as PNG bytes, for the model bundle (no files left behind)."""
+def report_images(emb, labels, ignore, thresholds, before=None, names=None) -> dict:
+    """The report's plots as PNG bytes, for the model bundle (no files left behind):
+    roc.png, scores.png and, with subject labels (`names`), map.png."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="lookalike-report-") as tmp:
-        plots(emb, labels, ignore, thresholds, Path(tmp))
-        return {name: (Path(tmp) / name).read_bytes() for name in ("roc.png", "scores.png")}
+        plots(emb, labels, ignore, thresholds, Path(tmp), before=before)
+        files = ["roc.png", "scores.png"]
+        if names is not None:
+            embedding_map(emb, labels, Path(tmp) / "map.png", names,
+                          before=None if before is None else before[0])
+            files.append("map.png")
+        return {name: (Path(tmp) / name).read_bytes() for name in files}
 
 
 def calibrate_on_data(model, cfg, data):

@@ -98,6 +98,11 @@ class MobileNetV2(nn.Module):
     def forward(self, x):
         return self.features(x)
 
+    def run_stages(self, x, start: int, stop: int | None = None):
+        for m in list(self.features)[start:stop]:
+            x = m(x)
+        return x
+
 
 BACKBONES = {"efficientnet_lite0": EfficientNetLite0, "mobilenet_v2": MobileNetV2}
 

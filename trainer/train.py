@@ -192,6 +192,9 @@ def make_checkpoint(model, cfg, metrics, half=True):
 # --------------------------------------------------------------------------- training
 
 def train(cfg, data, out, argv=None):
+    if not cfg["data"]["no_labels"]:
+        from .finetune import run                # labelled folders: the time-budgeted recipe
+        return run(cfg, data, out, argv)
     from pytorch_metric_learning import distances, losses, miners
     from .data import Sampler, validation_set
     from .evaluate import embed, metrics as val_metrics, report_images, report_md

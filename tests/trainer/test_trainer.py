@@ -64,22 +64,32 @@ def test_loss_goes_down_on_a_tiny_problem():
     assert hist[-1] < hist[0] * 0.6, hist
 
 
+TINY = ["--set", f"model.input_size={SIZE}", "--set", "train.P=4", "--set", "train.K=2",
+        "--set", "data.val_fraction=0.34", "--set", "retrain.copies=1",
+        "--set", "retrain.min_steps=4", "--set", "retrain.max_steps=4", "--set", "retrain.evals=2"]
+
+
+def _events(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
 def test_train_export_and_load_bundle(labelled, tmp_path, capsys):
     import onnxruntime as ort
     from lookalike.core.bundle import load_bundle, to_input
     from lookalike.trainer.cli import main
     out = tmp_path / "bundle"
-    rc = main([str(labelled), "--out", str(out), "--epochs", "1", "--seed", "3",
-               "--set", f"model.input_size={SIZE}", "--set", "model.embedding_dim=32",
-               "--set", "train.steps_per_epoch=2", "--set", "train.P=4", "--set", "train.K=2",
-               "--set", "model.freeze_stages=12", "--set", "data.val_fraction=0.34",
+    rc = main([str(labelled), "--out", str(out), "--seed", "3", *TINY,
+               "--set", "retrain.init_default=false", "--set", "model.embedding_dim=32",
                "--set", "model.views=2"])
     assert rc == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    events = _events(capsys)
     kinds = {e["event"] for e in events}
-    assert {"step", "epoch", "done"} <= kinds
+    assert {"cache", "step", "epoch", "evaluate", "done"} <= kinds
     done = events[-1]
     assert done["event"] == "done" and done["parity_max_abs_diff"] < 1e-4
+    # progress says how far the whole run is and how long it has left, from the start
+    timed = [e for e in events if e["event"] in ("cache", "step")]
+    assert all(isinstance(e["eta_s"], float) and 0 <= e["fraction"] <= 1 for e in timed)
 
     b = load_bundle(out)
     assert b.embedding_dim == 32 and b.input.size == (SIZE, SIZE) and b.preprocess == "whole"
@@ -88,28 +98,90 @@ def test_train_export_and_load_bundle(labelled, tmp_path, capsys):
     assert b.matches == "subjects" and not b.geometric_check
     assert b.metrics["onnx_parity_max_abs_diff"] < 1e-4
     assert 0 < b.thresholds["similar"] <= b.thresholds["duplicate"] <= 100
-    for f in ("report.json", "report.md", "roc.png", "scores.png", "config.toml", "checkpoint.pt"):
+    for f in ("report.json", "report.md", "roc.png", "scores.png", "map.png", "config.toml",
+              "checkpoint.pt"):
         assert (out / f).is_file(), f
+    report = json.loads((out / "report.json").read_text())
+    assert report["training"]["steps"] == 4 and report["training"]["edited_copies_per_photo"] == 1
+    assert set(report["threshold_check"]) == {"before", "after"}
+    md = (out / "report.md").read_text()
+    assert "before training" in md and "map.png" in md
     sess = ort.InferenceSession(str(b.onnx_path), providers=["CPUExecutionProvider"])
     x = np.stack([to_input(_picture(i), b.input) for i in range(3)])
     y = sess.run(None, {"input": x})[0]
     assert y.shape == (3, 32)
     np.testing.assert_allclose(np.linalg.norm(y, axis=1), 1.0, atol=1e-5)
 
-    # --init-from the bundle resumes from its checkpoint
-    rc = main([str(labelled), "--out", str(tmp_path / "again"), "--epochs", "1",
-               "--init-from", str(out), "--set", f"model.input_size={SIZE}",
-               "--set", "train.steps_per_epoch=1", "--set", "train.P=4", "--set", "train.K=2",
-               "--set", "model.freeze_stages=12", "--set", "data.val_fraction=0.34"])
+    # --init-from the bundle resumes from its checkpoint: "before" is the bundle's quality
+    rc = main([str(labelled), "--out", str(tmp_path / "again"), "--init-from", str(out), "--seed", "3",
+               *TINY])
     assert rc == 0
     assert load_bundle(tmp_path / "again").embedding_dim == 32
-    # a retrained model keeps the orientation averaging of the model it started from
     again = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert again["validation_before"]["metric"] == pytest.approx(report["validation"]["metric"], abs=0.05)
+    assert again["thresholds_before"] == b.thresholds
+    # a retrained model keeps the orientation averaging of the model it started from
     assert again["views"] == 2
     # ...and the exported graph really is invariant to a mirror
     sess = ort.InferenceSession(str(tmp_path / "again" / "model.onnx"), providers=["CPUExecutionProvider"])
     y = sess.run(None, {"input": np.ascontiguousarray(np.stack([x[0], x[0][:, :, ::-1]]))})[0]
     np.testing.assert_allclose(y[0], y[1], atol=1e-5)
+
+
+def test_labelled_training_starts_from_the_default_model_and_search_keeps_the_best(labelled, tmp_path, capsys):
+    from lookalike.trainer.cli import main
+    out = tmp_path / "searched"
+    rc = main([str(labelled), "--out", str(out), "--seed", "2", "--search", "3", *TINY])
+    assert rc == 0
+    events = _events(capsys)
+    assert [e["trial"] for e in events if e["event"] == "trial"] == ["1/3", "2/3", "3/3"]
+    report = json.loads((out / "report.json").read_text())
+    assert "models/default" in report["trained_on"] and report["embedding_dim"] == 256
+    search = report["training"]["search"]
+    assert len(search) == 3 and len({json.dumps(s["trial"], sort_keys=True) for s in search}) == 3
+    best = max(search, key=lambda s: s["best_metric"])
+    assert report["training"]["trial"] == best["trial"]
+    assert report["validation"]["metric"] == pytest.approx(best["best_metric"], abs=1e-6)
+    assert "Hyperparameter search" in (out / "report.md").read_text()
+
+
+def test_cached_features_give_the_same_embedding_as_the_whole_network():
+    from lookalike.core.bundle import InputSpec, to_input
+    from lookalike.trainer.featcache import frozen
+    from lookalike.trainer.model import EmbeddingNet
+    spec = InputSpec(size=(SIZE, SIZE))
+    x = np.stack([to_input(_picture(i), spec) for i in range(3)])
+    model = EmbeddingNet(image_size=SIZE, embedding_dim=16, gray=True).eval()
+    with torch.no_grad():
+        whole = model(torch.from_numpy(x))
+        for stages in (12, 17, 18):
+            f = frozen(model, x, stages)
+            assert f.dtype == torch.float16
+            part = model.embed_from(f.float(), stages)
+            np.testing.assert_allclose(part.numpy(), whole.numpy(), atol=5e-3)
+
+
+def test_stop_request_finishes_with_the_best_model_so_far(labelled, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    out = tmp_path / "stopped"
+    args = [str(labelled), "--out", str(out), "--seed", "1", *TINY[:-6],
+            "--set", "retrain.min_steps=100000", "--set", "retrain.max_steps=100000",
+            "--set", "retrain.patience=100000"]
+    proc = subprocess.Popen([sys.executable, "-m", "lookalike.trainer", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    events = []
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1]["event"] == "step" and events[-1]["step"] >= 5:
+            os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=300) == 0
+    assert events[-1]["event"] == "done"
+    report = json.loads((out / "report.json").read_text())
+    assert report["training"]["stopped"] == "stopped by the user"
+    assert 5 <= report["training"]["steps"] < 1000
 
 
 def test_gray_model_matches_a_grayscale_copy_exactly():
