@@ -15,6 +15,8 @@ repository or the original data set states it.
 | MachineLearning2020/Homework2-Caltech101 | 836044dd | 101_ObjectCategories/, at most 40 per category; no BACKGROUND_Google, Faces_easy (crops of Faces) or the cartoon categories | none stated; Caltech 101: CC BY 4.0 (data.caltech.edu) |
 | alexeygrigorev/clothing-dataset-small | 11961516 | train/ validation/ test/, at most 60 per class | CC0 1.0 |
 | thunderInfy/imagenette | b850f030 | train/, at most 200 per class (Imagenette: 10 ImageNet classes, 224 px) | none stated; ImageNet photos: research/non-commercial |
+| nhantd/CMU16720-Scene-Classification | de3679b1 | data/images/ (SUN database scenes: kitchen, auditorium, desert, campus, ...), at most 120 per scene | none stated; SUN database: research use |
+| akshay993/Spatial-Pyramid-Matching-for-Scene-Classification | 1460e62a | data/ (SUN scenes: library, ocean, mountain, garden, ...), at most 120 per scene | MIT (code); SUN database: research use |
 
 The whole pipeline: read every matching file with ``git cat-file``; decode it (a file that does not
 decode, e.g. a Git LFS pointer, is counted and skipped); drop photos whose short side is under
@@ -72,6 +74,14 @@ SOURCES = [
          commit="b850f030ff0701c36a4adc8b928ea9483a46915b",
          include=r"^train/", cap=200,
          licence="none stated; Imagenette (fast.ai subset of ImageNet): research/non-commercial"),
+    dict(repo="nhantd/CMU16720-Scene-Classification",
+         commit="de3679b1be3e3a0dd77e2170410f54b230adfc78",
+         include=r"^data/images/", cap=120,
+         licence="none stated; SUN database scenes: research use"),
+    dict(repo="akshay993/Spatial-Pyramid-Matching-for-Scene-Classification",
+         commit="1460e62af703fb3e3e574ef5a97492d17882456d",
+         include=r"^data/", cap=120,
+         licence="MIT (the repository's code); SUN database scenes: research use"),
 ]
 
 # Everything the benchmark kit draws on, and other photos we measure on: never in the pool.
