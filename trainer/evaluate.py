@@ -280,17 +280,3 @@ def report_images(emb, labels, ignore, thresholds, before=None, names=None) -> d
             files.append("map.png")
         return {name: (Path(tmp) / name).read_bytes() for name in files}
 
-
-def calibrate_on_data(model, cfg, data):
-    """For --export-pretrained with DATA: calibrate thresholds on a validation set built from
-    the data (no training). Returns (thresholds, metrics, report files)."""
-    from .train import build_eval_set, input_spec
-    xv, lv, iv, _ = build_eval_set(cfg, data, input_spec(cfg), all_photos=True)
-    emb = embed(model, xv)
-    m = metrics(emb, lv, iv, cfg["thresholds"])
-    thresholds = m.pop("thresholds")
-    rep = {"name": f"{cfg['model']['backbone']} ImageNet + GeM (no metric training)",
-           "trained_on": "ImageNet classification weights only", "input_size": cfg["model"]["input_size"],
-           "embedding_dim": int(emb.shape[1]), "backbone": cfg["model"]["backbone"],
-           "views": int(cfg["model"]["views"]) or 1, "thresholds": thresholds, "validation": m}
-    return thresholds, {"validation": m}, report_images(emb, lv, iv, thresholds), rep

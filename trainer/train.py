@@ -92,7 +92,6 @@ def export_pretrained(cfg, out, data=None, argv=None):
     thresholds = {"duplicate": 90.0, "similar": 80.0}
     metrics, report_files, report = {}, {}, None
     if data:
-        from .evaluate import calibrate_on_data
         thresholds, metrics, report_files, report = calibrate_on_data(model, cfg, data)
     diff = finish_bundle(
         model, cfg, out, name=f"{cfg['model']['backbone']}-imagenet-gem",
@@ -103,6 +102,21 @@ def export_pretrained(cfg, out, data=None, argv=None):
         report["onnx_parity_max_abs_diff"] = diff
         _write_reports(out, report)
     emit(event="done", out=str(out), parity_max_abs_diff=diff)
+
+
+def calibrate_on_data(model, cfg, data):
+    """For --export-pretrained with DATA: calibrate thresholds on a validation set built from
+    the data (no training). Returns (thresholds, metrics, report files)."""
+    from .evaluate import embed, metrics, report_images
+    xv, lv, iv, _ = build_eval_set(cfg, data, input_spec(cfg), all_photos=True)
+    emb = embed(model, xv)
+    m = metrics(emb, lv, iv, cfg["thresholds"])
+    thresholds = m.pop("thresholds")
+    rep = {"name": f"{cfg['model']['backbone']} ImageNet + GeM (no metric training)",
+           "trained_on": "ImageNet classification weights only", "input_size": cfg["model"]["input_size"],
+           "embedding_dim": int(emb.shape[1]), "backbone": cfg["model"]["backbone"],
+           "views": int(cfg["model"]["views"]) or 1, "thresholds": thresholds, "validation": m}
+    return thresholds, {"validation": m}, report_images(emb, lv, iv, thresholds), rep
 
 
 # --------------------------------------------------------------------------- data setup
