@@ -5,7 +5,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
-from .models import MembersRole, PathRole
+from .models import MembersRole
 
 STRIP_MAX = 4
 
@@ -66,7 +66,8 @@ class MemberThumbDelegate(QStyledItemDelegate):
     def paint(self, painter, option, index):
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
-        path = index.data(PathRole)
+        items = getattr(index.model(), "items", [])
+        path = items[index.row()].path if index.row() < len(items) else None   # never through a QString
         if path:
             r = option.rect.adjusted(3, 3, -3, -3)
             side = min(r.width(), r.height())

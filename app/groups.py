@@ -66,8 +66,8 @@ class _KeyFilter(QObject):
 class GroupsPage(QWidget):
     groups_changed = Signal()             # the list was rebuilt (regroup, filter, new state)
     marks_changed = Signal()
-    open_requested = Signal(str)
-    reveal_requested = Signal(str)
+    open_requested = Signal(object)       # a path (a Python str: names that are not UTF-8 keep their bytes)
+    reveal_requested = Signal(object)
     compare_requested = Signal()
     not_duplicate_requested = Signal()
     failed = Signal(str)

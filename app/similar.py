@@ -17,7 +17,7 @@ class SimilarView(QWidget):
     """`search(path)` runs `Library.similar` in the background; `results_ready(list)` gives
     [(path, score)]. Double-clicking a result asks to compare it with the query."""
     results_ready = Signal(list)
-    compare_requested = Signal(str, str)
+    compare_requested = Signal(object, object)     # paths as Python str (bytes of non-UTF-8 names kept)
 
     def __init__(self, jobs, thumbs, library_fn, bundle_fn, parent=None):
         super().__init__(parent)
@@ -86,10 +86,10 @@ class SimilarView(QWidget):
             self.results = hits
             self.label.setText(f"{len(hits)} photos most like {os.path.basename(self.query)}"
                                if hits else "The library has no photos yet: scan a folder first.")
-            for p, s in hits:
+            for n, (p, s) in enumerate(hits):
                 s = max(0.0, s)          # cosine can be negative; the score scale starts at 0
                 item = QListWidgetItem(f"{s:.1f}  {os.path.basename(p)}")
-                item.setData(PathRole, p)
+                item.setData(PathRole, n)          # the row of `results`: a QString would lose bytes
                 item.setToolTip(f"{p}\nscore {s:.1f} — double-click to compare")
                 pm = self.thumbs.get(p)
                 if pm is not None:
@@ -109,9 +109,9 @@ class SimilarView(QWidget):
             return
         for i in range(self.list.count()):
             item = self.list.item(i)
-            if item.data(PathRole) == path:
+            if self.results[item.data(PathRole)][0] == path:
                 item.setIcon(QIcon(pm))
 
     def _activated(self, item):
         if self.query:
-            self.compare_requested.emit(self.query, item.data(PathRole))
+            self.compare_requested.emit(self.query, self.results[item.data(PathRole)][0])

@@ -62,8 +62,9 @@ def make_thumbnail(path: str, cache_dir: Path | None, px: int = THUMB_PX) -> QIm
 
 
 class _Signals(QObject):
-    ready = Signal(str, QImage)
-    failed = Signal(str, str)
+    # paths travel as Python objects: a QString would drop the bytes of a name that is not UTF-8
+    ready = Signal(object, QImage)
+    failed = Signal(object, str)
 
 
 class _Task(QRunnable):
@@ -92,7 +93,7 @@ def placeholder(px: int, text: str = "?", dark: bool = False) -> QPixmap:
 
 class ThumbLoader(QObject):
     """`get(path)` returns a pixmap at once or None and emits `ready(path)` when it has one."""
-    ready = Signal(str)
+    ready = Signal(object)
 
     def __init__(self, cache_dir=None, parent=None, threads: int = 2, px: int = THUMB_PX):
         super().__init__(parent)

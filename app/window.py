@@ -53,6 +53,13 @@ def _duration(s: float) -> str:
     return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
+def file_url(path: str) -> str:
+    """A file:// URL of the path's exact bytes, percent-encoded (QUrl.fromLocalFile would go
+    through a QString and lose the bytes of a name that is not UTF-8)."""
+    from urllib.parse import quote
+    return "file://" + quote(os.fsencode(os.path.abspath(path)))
+
+
 def _import_opencv_once():
     """Import OpenCV in one thread before the scan's decode threads need it: two threads doing
     the first `import cv2` at once can see the module without `cv2.data` (face crops then fail
@@ -727,7 +734,7 @@ class MainWindow(QMainWindow):
             self.similar.choose()
 
     def open_in_viewer(self, path):
-        QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        QDesktopServices.openUrl(QUrl(file_url(path)))
 
     def reveal(self, path):
         from PySide6.QtCore import QProcess
@@ -739,9 +746,9 @@ class MainWindow(QMainWindow):
             ok = QProcess.startDetached("dbus-send", [
                 "--session", "--type=method_call", "--dest=org.freedesktop.FileManager1",
                 "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1.ShowItems",
-                f"array:string:{QUrl.fromLocalFile(path).toString()}", "string:"])
+                f"array:string:{file_url(path)}", "string:"])
         if not ok:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+            QDesktopServices.openUrl(QUrl(file_url(os.path.dirname(path))))
 
     def refresh_problems(self):
         rows = self.lib.problems() if self.lib is not None else []

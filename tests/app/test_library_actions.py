@@ -119,3 +119,30 @@ def test_folder_changes_go_through_the_locked_writer(qtbot, make_window, album):
             win.set_protected(str(album), True)
         assert "in use by another Lookalike process" in win.last_message
     assert win.lib.catalog.roots() == [] and win.lib.catalog.protected() == []
+
+
+def test_a_name_that_is_not_utf8_keeps_its_bytes_in_the_window(qtbot, make_window, tmp_path, make_photo,
+                                                                 monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+    root = tmp_path / "odd"
+    root.mkdir()
+    raw = os.path.join(os.fsencode(root), b"f\xe9te.jpg")
+    make_photo(7).save(raw, "JPEG", quality=95)
+    make_photo(7).resize((160, 120)).save(root / "copy.png")
+    path = os.fsdecode(raw)
+    win = make_window()
+    scan(qtbot, win, root)
+    (group,) = [win.groups_model.members(r) for r in range(win.groups_model.rowCount())]
+    assert path in {m.path for m in group}
+    # the thumbnail arrives under the exact path (a QString round trip would lose the bytes)
+    with qtbot.waitSignal(win.thumbs.ready, timeout=10000, check_params_cb=lambda p: p == path):
+        assert win.thumbs.get(path) is None
+    assert win.thumbs.get(path) is not None and not win.thumbs.is_broken(path)
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(bytes(url.toEncoded())))
+    win.open_in_viewer(path)
+    assert opened and opened[0].endswith(b"/f%E9te.jpg")
+    with qtbot.waitSignal(win.compare.result_ready, timeout=15000) as blocker:
+        win.show_compare(path, str(root / "copy.png"))
+    assert blocker.args[0] >= 90 and win.compare.paths[0] == path
+    qtbot.waitUntil(lambda: not win.jobs.is_busy(), timeout=10000)
