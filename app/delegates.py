@@ -33,7 +33,7 @@ def draw_thumb(painter, rect: QRect, loader, path: str, marked: bool = False):
 
 
 class GroupStripDelegate(QStyledItemDelegate):
-    def __init__(self, loader, marked: set[str], thumb: int = 64, parent=None):
+    def __init__(self, loader, marked: set[int], thumb: int = 64, parent=None):
         super().__init__(parent)
         self.loader, self.marked, self.thumb = loader, marked, thumb
 
@@ -47,7 +47,7 @@ class GroupStripDelegate(QStyledItemDelegate):
         for m in members[:STRIP_MAX]:
             if x + side > r.right():
                 break
-            draw_thumb(painter, QRect(x, r.top(), side, side), self.loader, m.path, m.path in self.marked)
+            draw_thumb(painter, QRect(x, r.top(), side, side), self.loader, m.path, m.id in self.marked)
             x += side + 4
         extra = len(members) - STRIP_MAX
         if extra > 0 and x + 30 <= r.right():
@@ -59,7 +59,7 @@ class GroupStripDelegate(QStyledItemDelegate):
 
 
 class MemberThumbDelegate(QStyledItemDelegate):
-    def __init__(self, loader, marked: set[str], thumb: int = 96, parent=None):
+    def __init__(self, loader, marked: set[int], thumb: int = 96, parent=None):
         super().__init__(parent)
         self.loader, self.marked, self.thumb = loader, marked, thumb
 
@@ -67,11 +67,11 @@ class MemberThumbDelegate(QStyledItemDelegate):
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
         items = getattr(index.model(), "items", [])
-        path = items[index.row()].path if index.row() < len(items) else None   # never through a QString
-        if path:
+        m = items[index.row()] if index.row() < len(items) else None   # the path never goes through a QString
+        if m is not None:
             r = option.rect.adjusted(3, 3, -3, -3)
             side = min(r.width(), r.height())
-            draw_thumb(painter, QRect(r.left(), r.top(), side, side), self.loader, path, path in self.marked)
+            draw_thumb(painter, QRect(r.left(), r.top(), side, side), self.loader, m.path, m.id in self.marked)
 
     def sizeHint(self, option, index):
         return QSize(self.thumb + 6, self.thumb + 6)

@@ -72,7 +72,7 @@ class GroupsPage(QWidget):
     not_duplicate_requested = Signal()
     failed = Signal(str)
 
-    def __init__(self, jobs, thumbs, marks: set[str], parent=None):
+    def __init__(self, jobs, thumbs, marks: set[int], parent=None):
         super().__init__(parent)
         self.jobs, self.thumbs, self.marks = jobs, thumbs, marks
         self.grouper = None

@@ -1,8 +1,8 @@
 """Marks across the groups shown, handed to `lookalike.core.actions` (no Qt here).
 
-The window keeps the marked paths in a set; these helpers find the groups those paths are in
-at the current threshold, so the engine's guards (last copy on disk, protected folders,
-changed files) judge the groups the user is looking at.
+Marks are file ids. These helpers find the groups the marked files are in at the current
+threshold, so the engine's guards (last copy on disk, protected folders, changed files)
+judge the groups the user is looking at.
 """
 from __future__ import annotations
 
@@ -15,45 +15,42 @@ from lookalike.core import actions
 DESCRIBE_STEP = 500
 
 
-def described(lib, arrays, indices):
-    """Members of the groups at `indices` (chunked, so 10k groups stay cheap on memory)."""
+def described(lib, results, indices):
+    """Members of the groups at `indices`, keeper first (chunked: 10k groups stay cheap on memory)."""
     out = []
     indices = list(indices)
     for lo in range(0, len(indices), DESCRIBE_STEP):
-        out += lib.describe_groups([arrays.group(int(i)) for i in indices[lo:lo + DESCRIBE_STEP]], presorted=True)
+        out += lib.describe_groups([results.group(int(i)) for i in indices[lo:lo + DESCRIBE_STEP]], presorted=True)
     return out
 
 
-def mark_all(lib, arrays, rule: str) -> set[str]:
-    """Apply a rule to every group shown: all but the one it keeps, never a protected file."""
+def mark_all(lib, results, rule: str) -> set[int]:
+    """Apply a rule to every group shown: the ids of all but the one it keeps, never a protected file."""
     protected = lib.catalog.protected()
-    marked: set[str] = set()
-    for members in described(lib, arrays, range(len(arrays))):
-        marked |= actions.mark_by_rule(members, rule, protected)
+    marked: set[int] = set()
+    for members in described(lib, results, range(len(results))):
+        paths = actions.mark_by_rule(members, rule, protected)
+        marked |= {m.id for m in members if m.path in paths}
     return marked
 
 
-def groups_of_marks(lib, arrays, marks):
-    """(described groups holding marked photos, marked paths outside every group shown)."""
-    ids = {}
-    for p in marks:
-        row = lib.catalog.file_by_path(p)
-        if row is not None:
-            ids[row.id] = p
-    if not len(arrays) or not ids:
-        return [], set(marks)
-    hit = np.isin(arrays.ids, np.fromiter(ids, np.int64, len(ids)))
-    group_of = np.repeat(np.arange(len(arrays)), arrays.sizes())
-    groups = described(lib, arrays, np.unique(group_of[hit]))
-    inside = {m.path for g in groups for m in g}
-    return groups, {p for p in marks if p not in inside}
+def groups_of_marks(lib, results, marks):
+    """(described groups holding marked files, marked ids outside every group shown)."""
+    marks = {int(i) for i in marks}
+    if not len(results) or not marks:
+        return [], marks
+    hit = np.isin(results.ids, np.fromiter(marks, np.int64, len(marks)))
+    group_of = np.repeat(np.arange(len(results)), results.sizes())
+    groups = described(lib, results, np.unique(group_of[hit]))
+    inside = {m.id for g in groups for m in g}
+    return groups, marks - inside
 
 
-def plan(lib, arrays, marks) -> actions.Plan:
-    """The engine's removal plan for the marks; marks outside the groups shown are refused."""
-    groups, outside = groups_of_marks(lib, arrays, marks)
+def plan(lib, results, marks) -> actions.Plan:
+    """The engine's removal plan for the marked ids; marks outside the groups shown are refused."""
+    groups, outside = groups_of_marks(lib, results, marks)
     p = actions.plan_removal(lib, set(marks) - outside, groups)
-    p.refused += [(path, "not in any group at this threshold") for path in sorted(outside)]
+    p.refused += [(r.path, "not in any group at this threshold") for r in lib.catalog.files(sorted(outside))]
     return p
 
 

@@ -51,7 +51,7 @@ class GroupsModel(QAbstractTableModel):
         self.order = np.zeros(0, np.int64)          # row -> group index in `arrays`
         self._members: dict[int, list] = {}
         self._sort = (2, Qt.SortOrder.DescendingOrder)
-        self.marked: set[str] = set()
+        self.marked: set[int] = set()        # file ids
 
     def set_describe(self, describe):
         self._describe = describe
@@ -138,7 +138,7 @@ class GroupsModel(QAbstractTableModel):
                 return human_size(int(self.reclaim[g]))
             if col == 0:
                 ms = self.members(row)
-                n_marked = sum(1 for m in ms if m.path in self.marked)
+                n_marked = sum(1 for m in ms if m.id in self.marked)
                 return f"{n_marked} marked" if n_marked else ""
         elif role == MembersRole and col == 0:
             return self.members(row)
@@ -165,7 +165,7 @@ class MembersModel(QAbstractTableModel):
     """The members of one group; column 0 is the mark (checkbox)."""
     marks_changed = Signal()
 
-    def __init__(self, marked: set[str], parent=None):
+    def __init__(self, marked: set[int], parent=None):
         super().__init__(parent)
         self.marked = marked
         self.items: list = []
@@ -195,7 +195,7 @@ class MembersModel(QAbstractTableModel):
         if role == PathRole:
             return m.path
         if role == Qt.ItemDataRole.CheckStateRole and col == 0:
-            return Qt.CheckState.Checked if m.path in self.marked else Qt.CheckState.Unchecked
+            return Qt.CheckState.Checked if m.id in self.marked else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 2:
                 if getattr(m, "raw_jpeg_pair", False):
@@ -229,16 +229,16 @@ class MembersModel(QAbstractTableModel):
         return False
 
     def set_marked(self, row: int, on: bool):
-        path = self.items[row].path
+        fid = self.items[row].id
         if on:
-            self.marked.add(path)
+            self.marked.add(fid)
         else:
-            self.marked.discard(path)
+            self.marked.discard(fid)
         self.dataChanged.emit(self.index(row, 0), self.index(row, 0))
         self.marks_changed.emit()
 
     def toggle(self, row: int):
-        self.set_marked(row, self.items[row].path not in self.marked)
+        self.set_marked(row, self.items[row].id not in self.marked)
 
     def refresh(self):
         if self.items:

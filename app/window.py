@@ -1,15 +1,12 @@
-"""The main window: folders, scan with progress, groups with the threshold slider, members,
-compare, similar, problems, safe actions.
+"""The main window: layout and wiring of folders, scan progress, groups with the threshold
+slider, members, compare, similar, problems and the safe actions.
 
-All engine work that can take long (scan, grouper rebuild, trash/move, compare, similar)
-runs in `JobRunner` jobs, each opening its own `Library`; the GUI thread keeps one read-only
-`Library` for the quick calls (regroup on a slider move, describing the rows on screen).
-Modal questions go through `confirm` and `ask_directory`, which tests replace.
+The state (library, model bundle, results shown, marks, jobs) and every operation on it live
+in `Controller` (app/controller.py, no widgets); the window renders its signals and asks the
+user's questions. Modal questions go through `confirm` and `ask_directory`, which tests replace.
 """
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import logging
 import os
 import sys
@@ -21,19 +18,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHeade
                                QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget, QTableWidget,
                                QTableWidgetItem, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from lookalike.core import actions
-from lookalike.core.bundle import BundleError
-from lookalike.core.library import Library, LibraryError
-
 from . import marking
 from .compare import CompareView
+from .controller import RULE_LABELS, Controller
 from .folders import FolderPanel
 from .groups import INDICATOR_CSS, GroupsPage
 from .models import human_size
 from .settings import Settings
 from .similar import SimilarView
 from .thumbs import ThumbLoader
-from .workers import JobRunner
 from .words import count
 
 log = logging.getLogger(__name__)
@@ -41,9 +34,6 @@ log = logging.getLogger(__name__)
 STAGES = {"discover": "Finding photos", "hash": "Finding exact copies", "embed": "Reading photos",
           "index": "Indexing", "neighbours": "Matching", "verify": "Checking pairs",
           "group": "Grouping"}
-RULE_LABELS = {"highest_resolution": "keep highest resolution", "largest": "keep largest file",
-               "oldest": "keep oldest", "newest": "keep newest",
-               "protected": "keep the protected one"}
 
 
 def _duration(s: float) -> str:
@@ -60,59 +50,29 @@ def file_url(path: str) -> str:
     return "file://" + quote(os.fsencode(os.path.abspath(path)))
 
 
-def _import_opencv_once():
-    """Import OpenCV in one thread before the scan's decode threads need it: two threads doing
-    the first `import cv2` at once can see the module without `cv2.data` (face crops then fail
-    with AttributeError). TODO(engine): core/faces.py should import under a lock."""
-    try:
-        import cv2  # noqa: F401
-        import cv2.data  # noqa: F401
-    except ImportError:
-        pass
-
-
-def _load_state(lib, bundle):
-    """(grouper, file table) of a library, or None when it was never scanned with this model."""
-    try:
-        grouper = lib.grouper(bundle)
-    except LibraryError:
-        return None
-    return grouper, lib.file_table()
-
-
 class MainWindow(QMainWindow):
     groups_changed = Signal()          # the groups list was rebuilt (regroup, filter, load)
-    library_loaded = Signal()          # grouper and facts are (re)loaded
-    scan_finished = Signal(object)     # ScanStats
-    scan_failed = Signal(str)
-    scan_cancelled = Signal()
-    action_finished = Signal(object)   # core.actions.Outcome
+    library_loaded = Signal()          # grouper and file table are (re)loaded and shown
+    scan_finished = Signal(object)     # ScanStats, after the window shows the new groups
     message = Signal(str)              # everything shown to the user in the status line
-    folders_changed = Signal()         # a folder was added or (un)protected (written to the library)
 
     def __init__(self, settings: Settings | None = None, library_dir=None, model_dir=None, trash_func=None,
                  retrain_command=None, has_torch=None, parent=None):
         super().__init__(parent)
         self.settings = settings or Settings.load()
-        self.library_override = library_dir
-        self.model_override = model_dir
-        self.trash_func = trash_func                # None: the system trash (send2trash)
         self.retrain_command = retrain_command
         self.has_torch = has_torch
         self.confirm = self._confirm_dialog
         self.ask_directory = self._ask_directory
-        self.lib: Library | None = None
-        self.bundle = None
-        self.marks: set[str] = set()
         self.last_message = ""
-        self._load_gen = itertools.count()
-        self._current_load = -1
-        self._scan_job = None
-        self._pending_roots: set[str] = set()      # folders added, their write still queued
+        c = self.controller = Controller(self.settings, library_dir, model_dir, trash_func, self)
+        self.jobs, self.marks = c.jobs, c.marks
+        # the controller's signals, as the window's (tests and callers wait on them)
+        self.scan_failed, self.scan_cancelled = c.scan_failed, c.scan_cancelled
+        self.action_finished, self.folders_changed = c.action_finished, c.folders_changed
 
         self.setWindowTitle("Lookalike")
         self.setAcceptDrops(True)
-        self.jobs = JobRunner(self, threads=2)
         self.thumbs = ThumbLoader(self.settings.thumb_dir(), self, threads=2)
         self._build()
         self._thumb_timer = QTimer(self, singleShot=True, interval=40)
@@ -125,6 +85,16 @@ class MainWindow(QMainWindow):
                 pass
         else:
             self.resize(1280, 820)
+        c.message.connect(self.show_message)
+        c.bundle_changed.connect(self._bundle_changed)
+        c.loaded.connect(self._loaded)
+        c.folders_changed.connect(self.refresh_folders)
+        c.marks_changed.connect(lambda: self.page.refresh_marks())
+        c.scan_started.connect(self._scan_started)
+        c.scan_progress.connect(self._scan_progress)
+        c.scan_finished.connect(self._scan_done)
+        c.scan_ended.connect(self._scan_ended)
+        self.groups_changed.connect(lambda: setattr(c, "results", self.groups_model.arrays))
         self.open_library()
 
     # ------------------------------------------------------------------ construction
@@ -303,39 +273,26 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ library
     @property
+    def lib(self):
+        return self.controller.lib
+
+    @property
+    def bundle(self):
+        return self.controller.bundle
+
+    @property
     def library_dir(self) -> Path:
-        if self.lib is not None:
-            return self.lib.dir
-        from lookalike.core.library import default_library_dir
-        d = self.library_override or self.settings.library_dir
-        return Path(d).expanduser() if d else default_library_dir()
+        return self.controller.library_dir
 
     def open_library(self):
         """(Re)open the library and model named by the settings, then load the groups."""
-        if self.lib is not None:
-            self.lib.close()
-            self.lib = None
-        d = self.library_override or self.settings.library_dir
-        try:
-            self.lib = Library(d)
-        except LibraryError as exc:
-            self.show_message(str(exc), error=True)
-            return
-        self.banner.setVisible(False)
-        self.load_bundle()
-        self.refresh_folders()
-        self.reload()
+        if self.controller.open_library():
+            self.banner.setVisible(False)
 
-    def load_bundle(self):
-        try:
-            b = self.lib.bundle(self.model_override or self.settings.model_dir)
-        except BundleError as exc:
-            self.bundle = None
-            self.show_message(f"{exc}. Choose another model in Settings.", error=True)
+    def _bundle_changed(self):
+        b = self.bundle
+        if b is None:
             return
-        if self.settings.face_mode and b.preprocess != "face":
-            b = dataclasses.replace(b, preprocess="face")
-        self.bundle = b
         t = b.thresholds
         self.slider.set_marks(t["duplicate"], t.get("similar", t["duplicate"]))
         start = self.settings.threshold if self.settings.threshold is not None else t["duplicate"]
@@ -345,38 +302,22 @@ class MainWindow(QMainWindow):
         self.slider.label.setText(f"score ≥ {self.slider.value():.1f}")
         self.setWindowTitle(f"Lookalike — {b.display_name}{' (faces)' if b.preprocess == 'face' else ''}")
 
-    def _describe(self):
-        """Describes rows of the groups list (their groups come keeper first)."""
-        lib = self.lib
-        return lambda groups: lib.describe_groups(groups, presorted=True)
+    def load_bundle(self):
+        self.controller.load_bundle()
 
     def refresh_folders(self):
-        if self.lib is not None:
-            self.folders.set_folders(self.lib.catalog.roots(), self.lib.catalog.protected(), self.lib.offline_roots())
+        self.folders.set_folders(*self.controller.folders())
 
     def reload(self):
-        """Rebuild the grouper and the file facts in the background."""
-        if self.lib is None or self.bundle is None:
-            return
-        gen = next(self._load_gen)
-        self._current_load = gen
-        lib_dir, bundle = str(self.lib.dir), self.bundle
+        """Rebuild the grouper and the file table in the background."""
+        self.controller.reload()
 
-        def work(_p, _c):
-            with Library(lib_dir) as lib:
-                return _load_state(lib, bundle)
-
-        self.jobs.start(work, name="load", done=lambda res: self._loaded(gen, res),
-                        failed=lambda msg: self.show_message(msg, error=True))
-
-    def _loaded(self, gen, res):
-        if gen != self._current_load:
-            return
-        grouper, facts = res if res is not None else (None, None)
+    def _loaded(self, state):
         self.thumbs.forget()
-        self.page.set_state(grouper, facts, self._describe() if self.lib else None)
+        grouper, table = state if state is not None else (None, None)
+        self.page.set_state(grouper, table, self.controller.describe() if self.lib else None)
         self.refresh_problems()
-        if res is None:
+        if state is None:
             roots = self.lib.catalog.roots() if self.lib else []
             self.summary.setText("Not scanned with this model yet: press Scan." if roots else
                                  "Add a photo folder (button or drag it here), then press Scan.")
@@ -389,58 +330,13 @@ class MainWindow(QMainWindow):
             self.add_folders([d])
 
     def add_folders(self, dirs):
-        dirs = [os.path.abspath(d) for d in dirs if os.path.isdir(d)]
-        if not dirs or self.lib is None:
-            return
-        self._pending_roots.update(dirs)
-
-        def done(_):
-            self._pending_roots.difference_update(dirs)
-            self.refresh_folders()
-            self.show_message(f"Added {', '.join(os.path.basename(d) or d for d in dirs)}. "
-                              f"Press Scan to read the photos.")
-            self.folders_changed.emit()
-
-        self._write(lambda w: w.add_roots(dirs), "add-folder", done)
-
-    def _write(self, fn, name, done=None):
-        """Run `fn(writable library)` on the window's single writer thread (core's one-writer rule)."""
-        lib_dir = str(self.lib.dir)
-
-        def work(_p, _c):
-            with Library(lib_dir, write=True) as w:
-                return fn(w)
-
-        def failed(msg):
-            self._pending_roots.clear()
-            self.show_message(msg, error=True)
-
-        return self.jobs.start(work, name=name, done=done, failed=failed, writes=True)
+        self.controller.add_folders(dirs)
 
     def remove_folder(self, path):
-        if self.lib is None:
-            return
-        if path not in self.lib.catalog.roots():
-            self.set_protected(path, False)
-            return
-
-        def done(n):
-            self.refresh_folders()
-            self.show_message(f"Removed {path} from the library ({n} photos forgotten; the files are untouched).")
-            self.reload()
-
-        self._write(lambda w: w.remove_root(path), "remove-folder", done)
+        self.controller.remove_folder(path)
 
     def set_protected(self, path, on):
-        if self.lib is None:
-            return
-
-        def done(_):
-            self.refresh_folders()
-            self.show_message(f"{path} is {'protected: nothing in it will be trashed or moved' if on else 'no longer protected'}.")
-            self.folders_changed.emit()
-
-        self._write(lambda w: w.set_protected(path, on), "protect", done)
+        self.controller.set_protected(path, on)
 
     def _protect_dialog(self):
         d = self.ask_directory("Protect a folder")
@@ -449,30 +345,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ scanning
     def is_scanning(self) -> bool:
-        return self._scan_job is not None
+        return self.controller.is_scanning()
 
     def start_scan(self):
-        if self._scan_job is not None or self.lib is None:
-            return
-        if self.bundle is None:
-            self.show_message("No usable model: choose one in Settings.", error=True)
-            return
-        if not self.lib.catalog.roots() and not self._pending_roots:
-            self.show_message("Add a photo folder first (button or drag it here).", error=True)
-            return
-        lib_dir, bundle = str(self.lib.dir), self.bundle
+        self.controller.start_scan()
 
-        def work(progress, cancel):
-            if bundle.preprocess == "face":
-                _import_opencv_once()
-            with Library(lib_dir, write=True) as w:
-                stats = w.scan(None, bundle, progress=progress, cancel=cancel)
-                return stats, _load_state(w, bundle)
-
+    def _scan_started(self):
         self._scan_counts = {}
-        self._scan_job = self.jobs.start(work, name="scan", progress=self._scan_progress, done=self._scan_done,
-                                         failed=self._scan_failed, cancelled=self._scan_cancelled, writes=True)
-        self._scan_job.signals.finished.connect(self._scan_ended)
         self.scan_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
         self.stop_button.setVisible(True)
@@ -483,8 +362,7 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(False)
 
     def cancel_scan(self):
-        if self._scan_job is not None:
-            self._scan_job.cancel()
+        if self.controller.cancel_scan():
             self.stop_button.setEnabled(False)
             self.cancel_action.setEnabled(False)
             self.stage_label.setText("Stopping…")
@@ -506,13 +384,8 @@ class MainWindow(QMainWindow):
             text = f"{found:,} files found · " + text
         self.stage_label.setText(text)
 
-    def _scan_done(self, res):
-        stats, state = res
-        if state is not None:
-            self.thumbs.forget()
-            self.page.set_state(*state, self._describe())
+    def _scan_done(self, stats):
         self.refresh_problems()
-        self.refresh_folders()
         n_prob = self.problems_table.rowCount()
         self.show_message(f"Scan done: {stats.found:,} photos ({stats.added:,} new, {stats.changed:,} changed, "
                           f"{stats.removed:,} removed, {stats.embedded:,} read), "
@@ -522,17 +395,7 @@ class MainWindow(QMainWindow):
                           + ".")
         self.scan_finished.emit(stats)
 
-    def _scan_failed(self, msg):
-        self.show_message(f"Scan failed: {msg}", error=True)
-        self.scan_failed.emit(msg)
-
-    def _scan_cancelled(self):
-        self.show_message("Scan stopped. Everything read so far is kept: press Scan to resume.")
-        self.reload()
-        self.scan_cancelled.emit()
-
     def _scan_ended(self):
-        self._scan_job = None
         self.scan_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
         self.stop_button.setVisible(False)
@@ -567,49 +430,30 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ marking and actions
     def mark_by_rule(self, rule: str):
         """Mark, in every group shown, all copies but the one the rule keeps."""
-        if self.lib is None or not len(self.groups_model.arrays):
-            return
-        self.settings.rule = rule
-        marked = marking.mark_all(self.lib, self.groups_model.arrays, rule)
-        self.marks.clear()
-        self.marks.update(marked)
-        self.page.refresh_marks()
-        self.show_message(f"Marked {len(marked):,} photos ({RULE_LABELS.get(rule, rule)}).")
+        self.controller.mark_by_rule(rule)
 
     def clear_marks(self):
-        self.marks.clear()
-        self.page.refresh_marks()
-        self.show_message("No photos marked.")
-
-    def _plan(self):
-        if self.lib is None:
-            return None
-        if not self.marks:
-            self.show_message("Nothing is marked: mark copies with Space or a rule first.")
-            return None
-        return marking.plan(self.lib, self.groups_model.arrays, self.marks)
+        self.controller.clear_marks()
 
     def _refusals(self, plan) -> str:
         return marking.refusals(plan)
 
     def trash_marked(self):
-        plan = self._plan()
+        plan = self.controller.plan()
         if plan is None:
             return
         if not plan.ok:
             self.show_message("None of the marked photos can be removed. " + self._refusals(plan).replace("\n", "; "))
             return
-        where = "to the test trash" if self.trash_func is not None else "to the trash"
+        where = "to the test trash" if self.controller.trash_func is not None else "to the trash"
         text = f"Move {len(plan.ok):,} photos ({human_size(plan.bytes)}) {where}?"
         if plan.refused:
             text += f"\n{len(plan.refused)} marked photos are kept (details below)."
-        if not self.confirm("Move to trash", text, self._refusals(plan)):
-            return
-        trash_func = self.trash_func
-        self._run_action(lambda w: actions.trash(w, plan, trash_func=trash_func), "moved to the trash", plan)
+        if self.confirm("Move to trash", text, self._refusals(plan)):
+            self.controller.trash(plan)
 
     def move_marked(self):
-        plan = self._plan()
+        plan = self.controller.plan()
         if plan is None:
             return
         if not plan.ok:
@@ -622,86 +466,23 @@ class MainWindow(QMainWindow):
         if not self.confirm("Move photos", text, self._refusals(plan)):
             return
         self.settings.recent_move_dir = dest
-        self._run_action(lambda w: actions.move(w, plan, dest), f"moved to {dest}", plan)
-
-    def _run_action(self, fn, verb, plan):
-        lib_dir, bundle = str(self.lib.dir), self.bundle
-
-        def work(_p, _c):
-            with Library(lib_dir, write=True) as w:
-                out = fn(w)
-                return out, _load_state(w, bundle)
-
-        def done(res):
-            out, state = res
-            for src, _dst in out.done:
-                self.marks.discard(src)
-            if state is not None:
-                self.page.set_state(*state, self._describe())
-            else:
-                self.regroup()
-            msg = f"{len(out.done):,} photos {verb}."
-            if out.failed:
-                msg += f" {len(out.failed)} failed: " + "; ".join(f"{os.path.basename(p)}: {r}" for p, r in out.failed[:5])
-            self.show_message(msg, error=bool(out.failed))
-            self.action_finished.emit(out)
-
-        self.jobs.start(work, name="action", done=done, writes=True,
-                        failed=lambda m: self.show_message(m, error=True))
+        self.controller.move(plan, dest)
 
     def undo_move(self):
-        if self.lib is None:
-            return
-        lib_dir = str(self.lib.dir)
-
-        def work(_p, _c):
-            with Library(lib_dir, write=True) as w:
-                return actions.undo_last(w)
-
-        def done(out):
-            self.show_message(f"{len(out.done)} photos moved back; scanning to show them again.")
-            self.action_finished.emit(out)
-            self.start_scan()
-
-        self.jobs.start(work, name="undo", done=done, writes=True,
-                        failed=lambda m: self.show_message(m, error=True))
+        self.controller.undo_move()
 
     def not_duplicate(self):
         """The selected members (or the whole group) are not copies of each other: stored, never grouped again."""
-        if self.lib is None:
-            return
         sel = self.selected_members()
-        members = sel if len(sel) >= 2 else self.members_model.items
-        if len(members) < 2:
-            self.show_message("Select a group (or two photos in it) first.")
-            return
-        paths = [m.path for m in members]
-        for p in paths:
-            self.marks.discard(p)
-        lib_dir = str(self.lib.dir)
-
-        def work(_p, _c):
-            with Library(lib_dir, write=True) as w:
-                return w.not_duplicate(paths)
-
-        def done(_n):
-            self.show_message(f"{len(paths)} photos will not be grouped together again.")
-            self.reload()
-
-        self.jobs.start(work, name="not-duplicate", done=done, writes=True,
-                        failed=lambda m: self.show_message(m, error=True))
+        self.controller.not_duplicate(sel if len(sel) >= 2 else self.members_model.items)
 
     def export_groups(self):
         if self.lib is None or not len(self.groups_model.arrays):
             self.show_message("No groups to export.")
             return
-        path, flt = QFileDialog.getSaveFileName(self, "Export groups", "groups.csv", "CSV (*.csv);;JSON (*.json)")
-        if not path:
-            return
-        arrays = self.groups_model.arrays
-        described = marking.described(self.lib, arrays, range(len(arrays)))
-        actions.export_groups(described, path, fmt="json" if path.endswith(".json") else "csv")
-        self.show_message(f"{len(described):,} groups written to {path}.")
+        path, _flt = QFileDialog.getSaveFileName(self, "Export groups", "groups.csv", "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.controller.export(path)
 
     # ------------------------------------------------------------------ compare, similar, viewer
     def compare_selected(self):
@@ -751,7 +532,7 @@ class MainWindow(QMainWindow):
             QDesktopServices.openUrl(QUrl(file_url(os.path.dirname(path))))
 
     def refresh_problems(self):
-        rows = self.lib.problems() if self.lib is not None else []
+        rows = self.controller.problems()
         self.problems_table.setRowCount(len(rows))
         for r, (p, why) in enumerate(rows):
             item = QTableWidgetItem(p)
@@ -777,9 +558,9 @@ class MainWindow(QMainWindow):
         apply_theme(QApplication.instance(), self.settings.theme)
         self.thumbs.cache_dir = self.settings.thumb_dir()
         if self.settings.model_dir != before[1]:
-            self.model_override = None
+            self.controller.model_override = None
         if self.settings.library_dir != before[0]:
-            self.library_override = None
+            self.controller.library_override = None
         if (self.settings.library_dir, self.settings.model_dir, self.settings.face_mode) != before:
             self.apply_settings_change(before[0] != self.settings.library_dir)
 
@@ -807,7 +588,7 @@ class MainWindow(QMainWindow):
     def use_model(self, path):
         self.settings.model_dir = str(path)
         self.settings.save()
-        self.model_override = None          # the user's choice now beats --model
+        self.controller.model_override = None          # the user's choice now beats --model
         self.show_message(f"Switched to the model in {path}; re-reading the photos in the background.")
         self.apply_settings_change(False)
 
@@ -845,11 +626,8 @@ class MainWindow(QMainWindow):
         dlg = getattr(self, "retrain_dialog", None)
         if dlg is not None:
             dlg.cancel()
-        self.jobs.shutdown()
+        self.controller.shutdown()
         self.thumbs.shutdown()
-        if self.lib is not None:
-            self.lib.close()
-            self.lib = None
 
     def closeEvent(self, ev):
         self.shutdown()

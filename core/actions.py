@@ -36,6 +36,7 @@ class Plan:
     ok: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     bytes: int = 0
+    ids: dict[str, int] = field(default_factory=dict)     # path -> file id, for the files planned
 
 
 @dataclass
@@ -128,6 +129,7 @@ def plan_removal(lib, marked, groups_members) -> Plan:
     sizes = {m.path: m.bytes for members in groups_members for m in members}
     plan.ok = [p for p in sorted(marked) if p not in refused]
     plan.bytes = sum(sizes.get(p, 0) or _size(p) for p in plan.ok)
+    plan.ids = {m.path: m.id for members in groups_members for m in members if m.path in marked}
     return plan
 
 

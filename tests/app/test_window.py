@@ -114,7 +114,7 @@ def test_mark_by_rule_then_trash_keeps_the_last_copy_and_protected_files(qtbot, 
     asked = []
     win.confirm = lambda title, text, detail="": asked.append((text, detail)) or True
     win.mark_by_rule("highest_resolution")
-    marked = {os.path.basename(p) for p in win.marks}
+    marked = {os.path.basename(p) for p in win.controller.marked_paths()}
     assert "archived1.jpg" not in marked                       # protected: never marked
     assert {"small0.png", "small1.png", "small2.png"} <= marked
     # by hand: mark every member of one group (Space on each row)
@@ -124,10 +124,10 @@ def test_mark_by_rule_then_trash_keeps_the_last_copy_and_protected_files(qtbot, 
     win.members_view.setFocus()
     for r in range(win.members_model.rowCount()):
         win.members_view.setCurrentIndex(win.members_model.index(r, 2))
-        if win.members_model.items[r].path not in win.marks:
+        if win.members_model.items[r].id not in win.marks:          # marks are file ids
             qtbot.keyClick(win.members_view, Qt.Key.Key_Space)
     group2 = {m.path for m in win.members_model.items}
-    assert group2 <= win.marks
+    assert {m.id for m in win.members_model.items} <= win.marks
     # Delete asks, with the count and size, then trashes into the test trash
     with qtbot.waitSignal(win.action_finished, timeout=15000) as blocker:
         qtbot.keyClick(win.groups_view, Qt.Key.Key_Delete)
@@ -153,7 +153,7 @@ def test_protected_file_marked_by_hand_is_refused(qtbot, make_window, album, tra
     scan(qtbot, win, album)
     with qtbot.waitSignal(win.folders_changed, timeout=10000):
         win.set_protected(str(album / "keep"), True)
-    win.marks.add(str(album / "keep" / "archived1.jpg"))
+    win.marks.add(win.lib.catalog.file_by_path(str(album / "keep" / "archived1.jpg")).id)
     win.trash_marked()
     assert "in a protected folder" in win.last_message
     assert os.listdir(trash_dir) == [] and (album / "keep" / "archived1.jpg").exists()
