@@ -52,8 +52,9 @@ def session_with_pooled(onnx_path):
     import onnx
     import onnxruntime as ort
     m = onnx.load(onnx_path)
-    gemm = [n for n in m.graph.node if n.op_type == "Gemm"][-1]
-    pooled = gemm.input[0]
+    gemm = [n for n in m.graph.node if n.op_type == "Gemm"]
+    # a model without a projection head (a plain backbone) is its pooled features
+    pooled = gemm[-1].input[0] if gemm else m.graph.output[0].name
     m.graph.output.append(onnx.helper.make_tensor_value_info(pooled, onnx.TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
@@ -81,7 +82,8 @@ def main():
         for n in names[i:i + 32]:
             d = decode.load(os.path.join(images, n), target=max(b.input.size))
             batch.append(bmod.to_input(d.image, b.input))
-            ims.append(relation.view(decode.load(os.path.join(images, n), target=relation.SIDE).image))
+            if args.floor <= 100:
+                ims.append(relation.view(decode.load(os.path.join(images, n), target=relation.SIDE).image))
         e, p = sess.run(None, {sess.get_inputs()[0].name: np.stack(batch).astype(np.float32)})
         emb.append(e)
         pooled.append(p.reshape(len(batch), -1))

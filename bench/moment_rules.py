@@ -127,6 +127,9 @@ def main():
     ap.add_argument("--probe", action="append", required=True)
     ap.add_argument("--bench", action="append", required=True)
     ap.add_argument("--table", action="store_true")
+    ap.add_argument("--scene", action="append", default=[],
+                    help="another probe of the same folder (e.g. a plain ImageNet backbone, --floor 101) "
+                         "whose pooled features replace this one's, one per --probe")
     ap.add_argument("--pooled", type=float, default=None, help="pooled cosine at the similar threshold")
     ap.add_argument("--cover", type=float, default=0.8, help="least share of one photo the other covers")
     ap.add_argument("--change", type=float, default=0.05, help="most share that differs after tone matching")
@@ -134,6 +137,10 @@ def main():
     from lookalike.resources import default_model_dir
     th = json.load(open(os.path.join(default_model_dir(), "model.json")))["thresholds"]
     sets = [(load(p), json.load(open(os.path.join(b, "truth.json"))), b) for p, b in zip(args.probe, args.bench)]
+    for (d, _, _), scene in zip(sets, args.scene):
+        other = load(scene)
+        by_pair = {(a, b): p for a, b, p in zip(other["a"], other["b"], other["pooled"])}
+        d["pooled"] = np.array([by_pair[(a, b)] for a, b in zip(d["a"], d["b"])])
     if args.table:
         for d, _, b in sets:
             print(b)
