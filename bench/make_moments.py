@@ -27,6 +27,10 @@ What it writes (`truth.json`, the benchmark kit's format plus three keys):
   frames), `viewpoint` (the same street from another spot). None may be a duplicate.
 - `transforms`, `source_of`, `meta` as in the kit; `near_miss_pairs` is empty.
 
+A shot keeps its camera file's capture facts (EXIF date-time, sub-second, exposure time,
+f-number, ISO, make, model; not the orientation, which is applied), as it would on a user's
+disk; the kit's copies carry none, as an exported edit often does.
+
 Exposure brackets keep only frames a person could use: mean luminance 30-225 and at most 40 %
 of the pixels clipped (<= 5 or >= 250); nearly black or white frames hold nothing to match.
 """
@@ -142,11 +146,32 @@ def natural(name):
     return [int(d) for d in digits] or [0], name
 
 
-def open_image(data):
-    im = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+def capture_exif(src):
+    """The capture facts of a camera file (time, sub-second, exposure, camera), orientation dropped:
+    a real shot keeps them, as it would on a user's disk."""
+    ex = src.getexif()
+    out = Image.Exif()
+    for tag in (0x010F, 0x0110, 0x0132):            # make, model, date-time
+        if tag in ex:
+            out[tag] = ex[tag]
+    sub = ex.get_ifd(0x8769)
+    keep = {t: sub[t] for t in (0x9003, 0x9291, 0x829A, 0x829D, 0x8827) if t in sub}
+    if keep:
+        out[0x8769] = keep
+    return out.tobytes() if len(out) else b""
+
+
+def open_image(data, with_exif=False):
+    src = Image.open(io.BytesIO(data))
+    exif = capture_exif(src) if with_exif else b""
+    im = ImageOps.exif_transpose(src).convert("RGB")
+    if with_exif:
+        im.info["capture_exif"] = exif
     if max(im.size) > MAX_SIDE:
         s = MAX_SIDE / max(im.size)
         im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
+        if with_exif:
+            im.info["capture_exif"] = exif
     return im
 
 
@@ -187,8 +212,14 @@ def main():
         return len(items) - 1
 
     def add_shot(im, origin, desc):
-        data, ext, enc = kit.encode(im, rng, {}, fmt="jpeg")
-        return add(data, ext, f"{desc} -> {enc}", origin)
+        exif = im.info.get("capture_exif")
+        if not exif:
+            data, ext, enc = kit.encode(im, rng, {}, fmt="jpeg")
+            return add(data, ext, f"{desc} -> {enc}", origin)
+        q = rng.randint(85, 95)
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=q, exif=exif)
+        return add(buf.getvalue(), "jpg", f"{desc} -> jpeg q{q} + capture EXIF", origin)
 
     def add_copies(im, origin, n):
         out = []
@@ -204,7 +235,7 @@ def main():
                         and not any(x in p.lower() for x in EXCLUDE)), key=natural)
         shots = []
         for p in files:
-            im = open_image(src.read(repo, p))
+            im = open_image(src.read(repo, p), with_exif=True)
             if kind == "bracket" and not usable(im):
                 dropped[name] = dropped.get(name, 0) + 1
                 continue
@@ -223,7 +254,7 @@ def main():
         files = spread(sorted(src.list(repo, folder), key=natural), keep)
         frames = []
         for i, p in enumerate(files):
-            im = open_image(src.read(repo, p))
+            im = open_image(src.read(repo, p), with_exif=True)
             idx = add_shot(im, f"{repo}:{p}", f"panorama({name} {i + 1}/{len(files)})")
             frames.append(idx)
             if i == len(files) // 2:

@@ -184,6 +184,7 @@ class Library:
         a, b, s = a[live], b[live], s[live]
         if bundle.geometric_check:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds)
+            s = self._hold_two_shots(a, b, s, bundle.thresholds)
         return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids())
 
     def not_duplicate_ids(self) -> list[tuple[int, int]]:
@@ -197,6 +198,13 @@ class Library:
             ids = self.catalog.ids_by_full_digest({d for pair in content for d in pair})
             out += [(x, y) for da, db in content for x in ids.get(da, ()) for y in ids.get(db, ()) if x != y]
         return out
+
+    def _hold_two_shots(self, a, b, s, thresholds):
+        """Pairs of photos taken at different times are two shots: never duplicates."""
+        from .relation import hold_two_shots
+        taken = {r.id: r.taken_at for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
+        return hold_two_shots(s, [taken.get(x) for x in a.tolist()], [taken.get(y) for y in b.tolist()],
+                              thresholds)
 
     def not_duplicate(self, paths) -> int:
         """Never group these files together again, wherever they are moved: stored by content
@@ -260,9 +268,22 @@ class Library:
         fids = ids[np.searchsorted(labels, nl[0])]
         rows = {r.id: r for r in self.catalog.files(fids.tolist())}
         me = os.path.abspath(os.fspath(path))
-        out = [(rows[f].path, round(float(np.clip(s * 100.0, 0.0, 100.0)), 2)) for f, s in zip(fids.tolist(), sims[0])
-               if rows[f].path != me]
-        return out[:k]
+        hits = [(rows[f], float(np.clip(s * 100.0, 0.0, 100.0))) for f, s in zip(fids.tolist(), sims[0])
+                if rows[f].path != me][:k]
+        if bundle.geometric_check:      # the score compare and the groups give the same pair
+            hits = self._checked_hits(path, hits, bundle)
+        hits.sort(key=lambda h: -h[1])
+        return [(r.path, round(s, 2)) for r, s in hits]
+
+    def _checked_hits(self, path, hits, bundle: Bundle):
+        from . import verify
+        try:
+            d = decode.load(os.fspath(path), target=verify.SIDE)
+        except decode.DecodeError:
+            return hits
+        query = verify.features_of_image(d.image)
+        return [(row, checked_score(s, lambda: query, row.path, d.taken_at, row.taken_at, bundle))
+                for row, s in hits]
 
 
 def verified_scores(catalog, a, b, s, thresholds) -> np.ndarray:
@@ -292,22 +313,33 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     except OSError as exc:
         raise decode.DecodeError(f"{exc.filename}: {exc.strerror}") from None
     embedder = embedder or Embedder(bundle)
-    vecs = []
+    vecs, taken = [], []
     for p in (a, b):
-        _, arr, _, _, _, err = scanner.prepare(0, p, bundle)
+        _, arr, _, _, taken_at, err = scanner.prepare(0, p, bundle)
         if err:
             raise decode.DecodeError(f"{p}: {err}")
         vecs.append(arr)
+        taken.append(taken_at)
     v = embedder.embed_arrays(np.stack(vecs))
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
+    if bundle.geometric_check:
+        from . import verify
+        score = checked_score(score, lambda: verify.features(a), b, taken[0], taken[1], bundle)
+    return score
+
+
+def checked_score(score: float, features_a, path_b, taken_a, taken_b, bundle: Bundle) -> float:
+    """A pair's embedding score as the groups show it: the geometric check (for close pairs;
+    features_a() gives the first photo's keypoints) and the two-shots hold."""
     from . import verify
-    if bundle.geometric_check and verify.floor(bundle.thresholds) <= score < 100.0:
+    from .relation import hold_two_shots
+    if verify.floor(bundle.thresholds) <= score < 100.0:
         try:
-            g = verify.check(verify.features(a), verify.features(b))
+            g = verify.check(features_a(), verify.features(path_b))
         except decode.DecodeError:
             g = verify.UNREADABLE
         score = float(verify.adjust(np.float32([score]), np.int64([g]), bundle.thresholds)[0])
-    return score
+    return float(hold_two_shots(np.float32([score]), [taken_a], [taken_b], bundle.thresholds)[0])
 
 
 def verdict(score: float, bundle: Bundle, threshold: float | None = None, identical: bool = False) -> str:

@@ -18,6 +18,12 @@ apart, from the same ORB matches:
 
 `relate` returns these numbers; the thresholds that turn them into a verdict are measured in
 bench/moment_rules.py on real shots (bench/make_moments.py) and edited copies (the kit).
+
+Pixels cannot tell one thing apart: once tones are matched, a tripod exposure bracket or two
+frames of a still scene are an exposure edit of each other. The files can: a camera writes
+when each shot was taken, and a copy keeps that time or drops it. `two_shots` /
+`hold_two_shots` apply this: two photos whose capture times are both known and differ are two
+shots of a moment, at most "similar", never duplicates.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ FAST_THRESHOLD = 7
 RATIO = 0.8
 RANSAC_PX = 5.0
 CHANGE_LEVEL = 24       # a tone-matched difference above this (of 255) counts as changed
+HOLD_MARGIN = 0.01      # held pairs sit this far below the duplicate threshold (scores show 2 decimals)
 BLUR_SIGMA = 1.0        # (at half size) smooth noise, JPEG and resampling away before comparing
 
 
@@ -169,3 +176,18 @@ def relate(va: View, vb: View) -> Relation:
         if m.inliers > r.inliers:
             r = m
     return r
+
+
+def two_shots(taken_a: str | None, taken_b: str | None) -> bool:
+    """Both photos say when they were taken (EXIF, as the catalog stores it), and the times
+    differ: two shots, not one picture."""
+    return bool(taken_a) and bool(taken_b) and taken_a != taken_b
+
+
+def hold_two_shots(s: np.ndarray, taken_a, taken_b, thresholds: dict) -> np.ndarray:
+    """Scores with every pair of two shots held just below the duplicate threshold, by a margin
+    that survives the 2-decimal display (so it can still be "similar"); taken_a/taken_b: the capture times of each pair's photos (or None)."""
+    s = np.asarray(s, np.float32).copy()
+    two = np.fromiter((two_shots(x, y) for x, y in zip(taken_a, taken_b)), bool, len(s))
+    s[two] = np.minimum(s[two], float(thresholds["duplicate"]) - HOLD_MARGIN)
+    return s

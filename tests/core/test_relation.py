@@ -69,3 +69,45 @@ def test_an_object_moved_between_two_shots_is_change(wide):
 def test_unrelated_photos_have_no_relation():
     r = rel(scene(seed=1), scene(seed=2))
     assert r.inliers < 12
+
+
+def with_capture_time(im, path, when):
+    exif = Image.Exif()
+    exif[0x8769] = {0x9003: when}
+    im.save(path, quality=93, exif=exif.tobytes())
+
+
+def test_two_shots_taken_at_different_times_are_similar_never_duplicates(tmp_path, tiny_bundle, capsys):
+    """A tripod bracket: the same pixels (here: exactly), two capture times. Compare and the
+    groups give the pair one score, below the duplicate threshold but still similar; a copy
+    that kept the capture time, or one without it, stays a duplicate."""
+    import json
+    import os
+
+    from lookalike.app.cli import main
+    shot = scene((640, 480), seed=3)
+    with_capture_time(shot, tmp_path / "first.jpg", "2024:05:01 10:00:01")
+    with_capture_time(shot, tmp_path / "second.jpg", "2024:05:01 10:00:04")
+    with_capture_time(shot.resize((480, 360)), tmp_path / "copy.jpg", "2024:05:01 10:00:01")
+    shot.save(tmp_path / "export.png")
+
+    def compare(x, y):
+        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert compare("first.jpg", "second.jpg")["verdict"] == "similar"
+    assert compare("first.jpg", "copy.jpg")["verdict"] == "duplicate"
+    assert compare("second.jpg", "export.png")["verdict"] == "duplicate"
+
+    assert main(["-q", "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
+    assert main(["--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
+                 "--relative-to", str(tmp_path)]) == 0
+    capsys.readouterr()
+    pairs = {frozenset(p[:2]): p[2] for p in json.loads((tmp_path / "g.json").read_text())["pairs"]}
+    first_second = pairs[frozenset(["first.jpg", "second.jpg"])]
+    assert 90.0 <= first_second < 97.0                     # the tiny model's similar / duplicate
+    assert first_second == compare("first.jpg", "second.jpg")["score"]
+    assert pairs[frozenset(["first.jpg", "copy.jpg"])] >= 97.0
+    assert main(["--model", tiny_bundle, "similar", str(tmp_path / "first.jpg"), "--json"]) == 0
+    found = {os.path.basename(h["path"]): h["score"] for h in json.loads(capsys.readouterr().out)}
+    assert found["second.jpg"] == first_second
