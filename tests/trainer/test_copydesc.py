@@ -54,18 +54,6 @@ def test_koleo_is_lower_for_spread_out_vectors():
     assert float(koleo(spread)) < float(koleo(clustered))
 
 
-def test_cached_prefix_gives_the_same_embedding_as_the_whole_network():
-    from lookalike.trainer.model import EmbeddingNet
-    torch.manual_seed(0)
-    model = EmbeddingNet(image_size=SIZE, embedding_dim=16, gray=True).eval()
-    x = torch.randn(3, 3, SIZE, SIZE)
-    with torch.no_grad():
-        whole = model.embed_one_view(x)
-        for n in (1, 9, 12):
-            cached = model.embed_from(model.prefix(x, n), n)
-            assert torch.allclose(whole, cached, atol=1e-5)
-
-
 def test_overlapping_region_and_its_photo_are_neither_positive_nor_negative():
     from lookalike.trainer.copydesc import FeatureCache
     # classes: photo 0 whole, photo 0 region A, photo 0 region B, photo 1 whole
