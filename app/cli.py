@@ -348,6 +348,10 @@ def cmd_train(args):
     return subprocess.call(cmd)
 
 
+def _stay(refused) -> str:
+    return f"{count(len(refused), 'marked photo')} {'stays' if len(refused) == 1 else 'stay'}"
+
+
 def cmd_dedupe(args):
     from lookalike.core import actions, results
     from lookalike.core.library import LibraryError
@@ -368,20 +372,20 @@ def cmd_dedupe(args):
                 print(f"{'trash' if args.trash else 'move'}  {path}")
             for path, why in plan.refused:
                 print(f"keep   {path}  ({why})")
-            print(f"dry run: would {verb} {len(plan.ok)} photos ({plan.bytes / 1e6:.1f} MB) from {len(res)} groups "
-                  f"at score {t:g}, keeping the {args.keep} copy; {len(plan.refused)} marked photos stay")
+            print(f"dry run: would {verb} {count(len(plan.ok), 'photo')} ({plan.bytes / 1e6:.1f} MB) from "
+                  f"{count(len(res), 'group')} at score {t:g}, keeping the {args.keep} copy; {_stay(plan.refused)}")
             return EXIT_OK
         if not plan.ok:
-            print(f"nothing to {verb.split()[0]}: {len(res)} groups at score {t:g}, {len(plan.refused)} photos stay")
+            print(f"nothing to {verb.split()[0]}: {count(len(res), 'group')} at score {t:g}, {_stay(plan.refused)}")
             return EXIT_OK
         out = actions.trash(lib, plan) if args.trash else actions.move(lib, plan, args.move_to)
         for path, why in out.failed:
             print(f"could not {verb.split()[0]} {path}: {why}", file=sys.stderr)
         sizes = {m.path: m.bytes for g in groups for m in g}
         freed = sum(sizes.get(src, 0) for src, _ in out.done)
-        print(f"{'trashed' if args.trash else 'moved'} {len(out.done)} photos ({freed / 1e6:.1f} MB) "
-              f"from {len(res)} groups; "
-              f"{len(plan.refused)} marked photos stay" + ("; undo with: lookalike undo" if args.move_to else ""))
+        print(f"{'trashed' if args.trash else 'moved'} {count(len(out.done), 'photo')} ({freed / 1e6:.1f} MB) "
+              f"from {count(len(res), 'group')}; {_stay(plan.refused)}"
+              + ("; undo with: lookalike undo" if args.move_to else ""))
         return EXIT_OK if not out.failed else EXIT_ERROR
     finally:
         lib.close()
