@@ -394,7 +394,9 @@ def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generat
     return np.array(rows), np.array(labels), np.array(classes)
 
 
-def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None):
+def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use="best"):
+    """Train (resuming from --work), then export the best validated weights (`use="best"`)
+    or the last ones (`use="last"`). With train.steps at the saved step, this only exports."""
     import torch
     from .config import dump_toml
     from .train import input_spec, seed_everything
@@ -502,7 +504,10 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None):
             stop = "time limit"
             break
     seconds = time.time() - t_start
-    model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
+    if use == "best":
+        model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
+    else:
+        best = {"step": step, **history[-1]}
     return export(model, cfg, out, val_cache, kit, best, history, seconds, stop, len(train_ids),
                   len(val_ids), pool_dir, argv)
 
@@ -584,6 +589,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", help="TOML overriding trainer/copydesc.toml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --work")
+    ap.add_argument("--use", choices=("best", "last"), default="best",
+                    help="export the best validated weights (default) or the last ones")
     a = ap.parse_args(argv)
     from .config import load_config
     try:
@@ -592,7 +599,8 @@ def main(argv=None) -> int:
         print(f"error: bad config: {exc}", file=sys.stderr)
         return 2
     try:
-        train(cfg, a.pool, a.work, a.out, val_bench=a.val_bench, resume=not a.fresh, argv=argv)
+        train(cfg, a.pool, a.work, a.out, val_bench=a.val_bench, resume=not a.fresh, argv=argv,
+              use=a.use)
     except KeyboardInterrupt:
         emit(event="cancelled")
         return 130
