@@ -149,7 +149,8 @@ def _progress_bar(quiet):
             if state["bar"] is not None:
                 state["bar"].close()
             state["stage"] = ev.stage
-            state["bar"] = tqdm(total=ev.total or None, desc=labels.get(ev.stage, ev.stage), unit="photo",
+            state["bar"] = tqdm(total=ev.total or None, desc=labels.get(ev.stage, ev.stage),
+                                unit="pair" if ev.stage == "verify" else "photo",
                                 file=sys.stderr, leave=False, dynamic_ncols=True)
         bar = state["bar"]
         bar.n = ev.done

@@ -2,6 +2,7 @@
 """Engine throughput on this machine, in one run.
 
     python bench/throughput.py [--photos 48] [--rescan-files 10000] [--model DIR] [--runs 3]
+                               [--real /tmp/bench-dev] [--versus-only]
 
 1. Generates N 12 MP JPEGs (4000x3000, synthetic but photo-like) in a temp folder.
 2. Decode-only photos/s (the scan's decoder and preprocessing, same threads as a scan).
@@ -11,11 +12,20 @@
 5. Rescan time of an unchanged folder of --rescan-files small JPEGs (first scan with a tiny
    model: a rescan reads no pixels, so the model does not matter).
 6. Regroup time (`Grouper.groups`) at 100k and 1M synthetic vectors with 24 neighbours each.
+7. Lookalike against Czkawka (its `czkawka` PyPI bindings, similar images, its defaults), each
+   in a fresh process on the same folder: the generated 12 MP JPEGs and every --real folder (a
+   kit folder's images/, e.g. `make_bench.py --part dev --profile hard --variants 16`).
+   Lookalike's first scan is split by stage; wall clock and CPU time (user + system of the
+   process, which a shared machine disturbs less) are both reported, and the speed ratio
+   Czkawka time / Lookalike time (above 1: Lookalike is faster). --versus-only skips 2-6.
 Each timing is the median of --runs runs.
 """
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +56,73 @@ def make_photos(folder, n, size=(4000, 3000)):
         Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"p{i:04d}.jpg"), quality=90)
 
 
+def child_scan(folder, model):
+    """In a fresh process: a first scan of `folder` in a throw-away library; prints JSON with
+    the wall and CPU seconds of each stage."""
+    from lookalike.core.bundle import load_bundle
+    from lookalike.core.library import Library, default_model_dir
+    stages = {}
+
+    def progress(ev):
+        now = (time.perf_counter(), time.process_time())
+        first = stages.get(ev.stage, (now, now))[0]
+        stages[ev.stage] = (first, now)
+    bundle = load_bundle(model or default_model_dir())
+    with tempfile.TemporaryDirectory() as lib_dir, Library(lib_dir, write=True) as lib:
+        st = lib.scan([folder], bundle, progress=progress)
+    print(json.dumps({"photos": st.found, "pairs": st.verified,
+                      "stages": {k: [b[0] - a[0], b[1] - a[1]] for k, (a, b) in stages.items()}}))
+
+
+def child_czkawka(folder):
+    from czkawka import ImageSimilarity
+    finder = ImageSimilarity()
+    finder.set_directories([folder])
+    print(json.dumps({"groups": len(finder.find_similar())}))
+
+
+def in_child(*args):
+    """Run this script with `args` in a new process: (wall s, CPU s, its JSON line)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def versus(name, folder, model, runs):
+    """Lookalike's first scan against Czkawka on one folder; prints and returns the numbers."""
+    scans, czk = [], []
+    for _ in range(runs):
+        try:
+            czk.append(in_child("--child-czkawka", folder))
+        except (RuntimeError, ImportError) as exc:
+            czk = None
+            print(f"  Czkawka could not run: {exc}")
+            break
+    for _ in range(runs):
+        scans.append(in_child("--child-scan", folder, *(["--model", model] if model else [])))
+    scans.sort(key=lambda r: r[0])
+    wall, cpu, info = scans[len(scans) // 2]
+    parts = ", ".join(f"{k} {v[0]:.1f} s ({v[1]:.1f} s CPU)" for k, v in info["stages"].items() if v[0] >= 0.05)
+    check = info["stages"].get("verify", [0.0, 0.0])
+    print(f"{name}: {info['photos']} photos, Lookalike first scan {wall:.1f} s ({cpu:.1f} s CPU, "
+          f"{info['photos'] / wall:.1f} photos/s, median of {runs}); {parts}; the check: {info['pairs']} pairs, "
+          f"{check[0] / wall:.0%} of the wall time, {check[1] / cpu:.0%} of the CPU time")
+    result = {"photos": info["photos"], "lookalike": [wall, cpu], "stages": info["stages"], "pairs": info["pairs"]}
+    if czk:
+        czk.sort(key=lambda r: r[0])
+        cw, cc, _ = czk[len(czk) // 2]
+        print(f"  Czkawka {cw:.1f} s ({cc:.1f} s CPU, {info['photos'] / cw:.1f} photos/s): Lookalike's speed "
+              f"is {cw / wall:.2f}x Czkawka's by the clock, {cc / cpu:.2f}x by CPU time")
+        result["czkawka"] = [cw, cc]
+    return result
+
+
 def synthetic_edges(n, k=24, dim=64, seed=0):
     """Vectors in small clusters (1-5 members) and each vector's k neighbours with their
     true cosine scores: the same arrays a scan stores."""
@@ -70,7 +147,15 @@ def main():
     ap.add_argument("--model", help="model bundle (default: the built-in one)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-1m", action="store_true")
+    ap.add_argument("--real", action="append", default=[], help="a kit folder to compare on (repeatable)")
+    ap.add_argument("--versus-only", action="store_true", help="only the comparison with Czkawka")
+    ap.add_argument("--child-scan", help=argparse.SUPPRESS)
+    ap.add_argument("--child-czkawka", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_scan:
+        return child_scan(args.child_scan, args.model)
+    if args.child_czkawka:
+        return child_czkawka(args.child_czkawka)
 
     from lookalike.core import scanner
     from lookalike.core.bundle import load_bundle
@@ -90,6 +175,14 @@ def main():
         make_photos(photos, args.photos)
         print(f"generated {args.photos} 12 MP JPEGs in {time.perf_counter() - t0:.0f} s")
         paths = sorted(os.path.join(photos, f) for f in os.listdir(photos))
+        folders = [(f"{args.photos} synthetic 12 MP JPEGs", photos)]
+        for real in args.real:
+            inner = os.path.join(real, "images")
+            folders.append((real, inner if os.path.isdir(inner) else real))
+        for name, folder in folders:
+            versus(name, folder, args.model, args.runs)
+        if args.versus_only:
+            return
 
         arrays = []
 

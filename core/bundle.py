@@ -46,6 +46,7 @@ class Bundle:
         """model.json's "title", else the bundle's folder name (what its owner called it), else
         the internal name."""
         return self.title or self.path.name or self.name
+    check_band: tuple[float, float] | None = None   # scores [low, high) the geometric check decides
 
     @property
     def geometric_check(self) -> bool:
@@ -71,6 +72,16 @@ def file_sha256(path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _check_band(value):
+    """model.json's optional "check_band": [low, high] in score units (see core.verify.band)."""
+    if value is None:
+        return None
+    low, high = (float(v) for v in value)
+    if not 0.0 <= low < high <= 100.0:
+        raise ValueError(f"check_band {value} is not [low, high] with 0 <= low < high <= 100")
+    return low, high
 
 
 def load_bundle(path) -> Bundle:
@@ -101,7 +112,8 @@ def load_bundle(path) -> Bundle:
                         preprocess=str(meta.get("preprocess", "whole")),
                         thresholds=thresholds, metrics=meta.get("metrics", {}),
                         trained_on=str(meta.get("trained_on", "")),
-                        matches=str(meta.get("matches", "copies")), title=str(meta.get("title", "")))
+                        matches=str(meta.get("matches", "copies")), title=str(meta.get("title", "")),
+                        check_band=_check_band(meta.get("check_band")))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise BundleError(f"model bundle {path} has a broken model.json: {exc}") from None
     if bundle.preprocess not in ("whole", "face"):

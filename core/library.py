@@ -170,7 +170,7 @@ class Library:
         scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),
                             bundle.embedding_dim, progress, cancel, force=True)
         if bundle.geometric_check:
-            scanner.verify_edges(self.catalog, self.model_key(bundle), bundle.thresholds, progress, cancel)
+            scanner.verify_edges(self.catalog, self.model_key(bundle), bundle, progress, cancel)
 
     # -- grouping -------------------------------------------------------------------------
     def grouper(self, bundle: Bundle) -> Grouper:
@@ -183,7 +183,7 @@ class Library:
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
         a, b, s = a[live], b[live], s[live]
         if bundle.geometric_check:
-            s = verified_scores(self.catalog, a, b, s, bundle.thresholds)
+            s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
             s = self._hold_two_shots(a, b, s, bundle.thresholds)
         return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids())
 
@@ -278,15 +278,16 @@ class Library:
     def _checked_hits(self, path, hits, bundle: Bundle):
         from . import verify
         try:
-            d = decode.load(os.fspath(path), target=verify.SIDE)
+            d = decode.load(os.fspath(path), target=min(bundle.input.size))
         except decode.DecodeError:
             return hits
-        query = verify.features_of_image(d.image)
+        query = verify.Photo(os.fspath(path), min(bundle.input.size),   # keypoints made once, when needed
+                             *verify.check_images(d.image, d.image.size == (d.width, d.height)))
         return [(row, checked_score(s, lambda: query, row.path, d.taken_at, row.taken_at, bundle))
                 for row, s in hits]
 
 
-def verified_scores(catalog, a, b, s, thresholds) -> np.ndarray:
+def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray:
     """Edge scores after the stored geometric checks (core.verify.adjust); unchecked edges keep
     their embedding score."""
     from . import verify
@@ -300,7 +301,7 @@ def verified_scores(catalog, a, b, s, thresholds) -> np.ndarray:
         pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
         hit = keys[pos] == q
         g[hit] = cg[pos[hit]]
-    return verify.adjust(s, g, thresholds)
+    return verify.adjust(s, g, thresholds, check_band)
 
 
 def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:
@@ -324,21 +325,23 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     if bundle.geometric_check:
         from . import verify
-        score = checked_score(score, lambda: verify.features(a), b, taken[0], taken[1], bundle)
+        score = checked_score(score, lambda: verify.Photo(a, min(bundle.input.size)), b, taken[0], taken[1], bundle)
     return score
 
 
-def checked_score(score: float, features_a, path_b, taken_a, taken_b, bundle: Bundle) -> float:
-    """A pair's embedding score as the groups show it: the geometric check (for close pairs;
-    features_a() gives the first photo's keypoints) and the two-shots hold."""
+def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle) -> float:
+    """A pair's embedding score as the groups show it: the geometric check (in the model's check
+    band; photo_a() gives the first photo as a `verify.Photo`) and the two-shots hold."""
     from . import verify
     from .relation import hold_two_shots
-    if verify.floor(bundle.thresholds) <= score < 100.0:
+    lo, hi = verify.band(bundle.thresholds, bundle.check_band)
+    g = verify.INCONCLUSIVE                     # not checked: the embedding settles it
+    if lo <= score < min(hi, 100.0):
         try:
-            g = verify.check(features_a(), verify.features(path_b))
+            g = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds)
         except decode.DecodeError:
             g = verify.UNREADABLE
-        score = float(verify.adjust(np.float32([score]), np.int64([g]), bundle.thresholds)[0])
+    score = float(verify.adjust(np.float32([score]), np.int64([g]), bundle.thresholds, bundle.check_band)[0])
     return float(hold_two_shots(np.float32([score]), [taken_a], [taken_b], bundle.thresholds)[0])
 
 

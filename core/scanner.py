@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -67,10 +68,47 @@ def split_roots(roots, paths) -> tuple[list[str], list[str]]:
 
 def prepare(file_id: int, path: str, bundle):
     """Decode one file into the model's input. Never raises: errors come back as text."""
+
+
+class CheckImages:
+    """The geometric check's images (core.verify), made from the decode the embedding does so
+    that the check reads no file for them: the quick image of every photo and, when that decode
+    is the whole picture (PNG, WebP, small JPEGs: what the full step would decode again), the
+    full one. Kept up to a memory budget; the check decodes the photos beyond it itself."""
+
+    def __init__(self, budget: int):
+        self.left = budget
+        self.images: dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def offer(self, file_id: int, decoded: decode.Decoded) -> None:
+        if self.left <= 0:
+            return
+        from . import verify
+        try:
+            gray, full = verify.check_images(decoded.image, decoded.image.size == (decoded.width, decoded.height))
+        except Exception:  # only a missed shortcut: the check decodes the file itself
+            log.exception("cannot keep the check images of file %s", file_id)
+            return
+        with self._lock:
+            self.images[file_id] = (gray, full)
+            self.left -= gray.nbytes + (full.nbytes if full is not None else 0)
+
+    def pop(self, file_id: int) -> tuple:
+        """(quick image, full image or None), or (None, None) if not kept."""
+        with self._lock:
+            return self.images.pop(file_id, (None, None))
+
+
+def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None):
+    """Decode one file into the model's input (and offer the decode to `keep`). Never raises:
+    errors come back as text."""
     try:
         target = min(bundle.input.size)
         d = decode.load(path, target=target)
         image = d.image
+        if keep is not None:
+            keep.offer(file_id, d)
         if bundle.preprocess == "face":
             from .faces import crop_largest_face
             image = crop_largest_face(image)
@@ -125,7 +163,7 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
 
 
 def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH,
-                  retry_errors=False):
+                  retry_errors=False, keep: CheckImages | None = None):
     pending = catalog.missing_vectors(model_key, retry_errors)
     if stats.offline:          # read when their folder is back, never recorded as unreadable
         pending = [(i, p) for i, p in pending if not _under(p, stats.offline)]
@@ -142,7 +180,7 @@ def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers
         def fill():
             nonlocal next_chunk
             while next_chunk < len(chunks) and len(in_flight) < 2:
-                in_flight.append([pool.submit(prepare, i, p, bundle) for i, p in chunks[next_chunk]])
+                in_flight.append([pool.submit(prepare, i, p, bundle, keep) for i, p in chunks[next_chunk]])
                 next_chunk += 1
 
         try:
@@ -219,7 +257,8 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
 CHECKS_PER_PHOTO = 8       # a pair is checked if it is among the 8 best of either photo: bounds the
                            # cost at 8 checks per photo in libraries full of look-alikes
 VERIFY_CHUNK = 256         # pairs checked (and committed) at a time
-FEATURE_CACHE = 1024       # images whose keypoints are kept between chunks (about 80 KB each)
+FEATURE_CACHE = 1024       # photos whose keypoints are kept between chunks
+CHECK_IMAGES_BUDGET = 256 << 20   # bytes of check images kept from the embedding's decode
 
 
 def _top_per_photo(a, b, s, k):
@@ -236,11 +275,14 @@ def _top_per_photo(a, b, s, k):
     return keep
 
 
-def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, workers=2, offline=()):
-    """Run the geometric check (core.verify) on every stored edge at or above the model's check
-    floor that has no result yet. Results are kept per pair of files until either file changes,
-    so a rescan checks only new pairs; pairs with a file under an offline root wait for it.
-    Returns the number of pairs checked."""
+def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers=2, offline=(),
+                 images: CheckImages | None = None):
+    """Run the geometric check (core.verify) on every stored edge in the model's check band
+    that has no result yet and is among the CHECKS_PER_PHOTO best edges of either photo (the
+    edges above the band count there, unchecked). Results are kept per pair of files until
+    either file changes, so a rescan checks only new pairs; pairs with a file under an offline
+    root wait for it. `images`: check images the embedding stage kept. Returns the number of
+    pairs checked."""
     from . import verify
     edges = catalog.edges(model_key)
     if edges is None:
@@ -251,26 +293,33 @@ def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, wor
         away = np.fromiter((i for p, (i, _, _) in catalog.file_states().items() if _under(p, list(offline))),
                            np.int64)
         live = np.setdiff1d(live, away)
-    want = (s >= verify.floor(thresholds)) & (s < 100.0) & np.isin(a, live) & np.isin(b, live)
+    lo, hi = verify.band(bundle.thresholds, bundle.check_band)
+    want = (s >= lo) & (s < 100.0) & np.isin(a, live) & np.isin(b, live)
     a, b, s = a[want], b[want], s[want]
-    keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO)
-    a, b = a[keep], b[keep]
-    ca, cb, _ = catalog.pair_checks()
+    keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO) & (s < hi)   # settled pairs count among the best
+    a, b, s = a[keep], b[keep], s[keep]
+    ca, cb, cg = catalog.pair_checks()
     if len(ca) and len(a):
-        done = np.isin(verify.pair_keys(a, b), verify.pair_keys(ca, cb))
-        a, b = a[~done], b[~done]
+        keys, shallow = verify.pair_keys(a, b), cg == verify.SHALLOW
+        done = np.isin(keys, verify.pair_keys(ca[~shallow], cb[~shallow]))
+        done |= np.isin(keys, verify.pair_keys(ca[shallow], cb[shallow])) & (s < bundle.thresholds["duplicate"])
+        a, b, s = a[~done], b[~done], s[~done]
     rep = Reporter("verify", len(a), progress, cancel)
     rep.start()
     if not len(a):
         return 0
     order = np.lexsort((b, a))
-    a, b = a[order], b[order]
+    a, b, s = a[order], b[order], s[order]
     paths = {r.id: r.path for r in catalog.files(np.union1d(a, b).tolist())}
+    target = min(bundle.input.size)
     cache: dict[int, object] = {}
 
-    def feats(fid):
+    def photo(fid):
+        """The photo with its quick keypoints made, or None when it cannot be read."""
         try:
-            return fid, verify.features(paths[fid])
+            p = verify.Photo(paths[fid], target, *(images.pop(fid) if images is not None else ()))
+            p.quick()
+            return fid, p
         except (decode.DecodeError, KeyError):
             return fid, None
         except Exception:  # a photo must never stop the scan
@@ -278,11 +327,13 @@ def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, wor
             return fid, None
 
     def pair(i):
-        fa, fb = cache[int(a[i])], cache[int(b[i])]
-        if fa is None or fb is None:
+        pa, pb = cache[int(a[i])], cache[int(b[i])]
+        if pa is None or pb is None:
             return verify.UNREADABLE
         try:
-            return verify.check(fa, fb)
+            return verify.check_photos(pa, pb, float(s[i]), bundle.thresholds)
+        except decode.DecodeError:
+            return verify.UNREADABLE
         except Exception:  # a pair must never stop the scan: it keeps its embedding score
             log.exception("geometric check failed for %s and %s", paths.get(int(a[i])), paths.get(int(b[i])))
             return verify.INCONCLUSIVE
@@ -294,7 +345,7 @@ def verify_edges(catalog, model_key, thresholds, progress=None, cancel=None, wor
             if len(cache) + len(need) > FEATURE_CACHE:
                 cache.clear()
                 need = {int(x) for i in idx for x in (a[i], b[i])}
-            cache.update(pool.map(feats, sorted(need)))
+            cache.update(pool.map(photo, sorted(need)))
             results = list(pool.map(pair, idx))
             with catalog.transaction():
                 catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)])
@@ -308,16 +359,18 @@ def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=N
     started = time.time()
     discover_and_diff(catalog, roots, stats, progress, cancel, exclude=exclude)
     stats.hashed = hashing.update_hashes(catalog, progress, cancel)
+    bundle = embedder.bundle
+    images = CheckImages(CHECK_IMAGES_BUDGET) if bundle.geometric_check else None
     embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=workers,
-                  retry_errors=retry_errors)
+                  retry_errors=retry_errors, keep=images)
     untouched = not (stats.added or stats.changed or stats.removed or stats.embedded or stats.failed)
     if not (untouched and index.path.is_file() and index.meta_path.is_file()
             and catalog.edges(model_key) is not None):   # else the stored edges stand
         build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
         stats.index_rebuilt = index.rebuilt
-    if embedder.bundle.geometric_check:
-        stats.verified = verify_edges(catalog, model_key, embedder.bundle.thresholds, progress, cancel, workers,
-                                      offline=stats.offline)
+    if bundle.geometric_check:
+        stats.verified = verify_edges(catalog, model_key, bundle, progress, cancel, workers,
+                                      offline=stats.offline, images=images)
     with catalog.transaction():
         catalog.record_scan(started, time.time(), model_key, stats)
     return stats

@@ -2,113 +2,254 @@
 
 A global embedding cannot tell a copy from "another part of the same scene" (two crops of one
 large photo, a wall of the same bricks): both look alike everywhere. Local features can. For
-the few pairs whose embedding score is high enough to matter, we detect ORB keypoints on the
+the pairs whose embedding score leaves the decision open, we detect ORB keypoints on the
 luminance (contrast-equalised with CLAHE, so brightness/contrast/gamma edits and low-texture
 photos still give keypoints), keep mutual best matches that pass the ratio test, and count the
 matches a RANSAC similarity transform (rotation, scale, translation) explains. The second image
 is also tried mirrored, since ORB descriptors are not mirror-invariant.
 
+It runs in two steps, cheapest first. The quick step looks at 500 keypoints on a 320-pixel
+copy made from the decode the embedding already did; it can only confirm (CONFIRM inliers).
+Pairs it does not confirm get the full step where it can change the decision at the duplicate
+threshold (`check_photos`): 1000 keypoints at 512 pixels, which confirms or refutes, and stops
+early too (`check`).
+
 Measured on the benchmark kit (`bench/verify_probe.py`, development and held-out sets): copies
 of a photo (crops to half the area, 90/180 degree rotations, mirrors, grayscale, text, blur,
 noise, JPEG/WebP) keep 20 or more inliers (5th percentile 73-92); the kit's near-miss pairs get
-2-11 and unrelated photos 2-5.
+2-11 and unrelated photos 2-5; in the quick step non-copies stay at 7 or below.
 
 The result adjusts the pair's score (`adjust`): a confirmed pair is lifted into the duplicate
-band, a refuted one is held below it, an inconclusive one keeps its embedding score.
+band, a refuted one is held below it, an inconclusive one keeps its embedding score. Pairs the
+embedding already settles are not checked (`band`): above the model's check band they count as
+confirmed, below it they keep their score.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import decode
 
-SIDE = 512              # long side of the luminance image the keypoints are found on
+SIDE = 512              # long side of the luminance image of the full step
 N_FEATURES = 1000
+DECODE_TARGET = SIDE    # the full step decodes JPEGs in draft mode to a short side of at least this
+QUICK_SIDE = 320        # the quick step: long side, keypoints
+QUICK_FEATURES = 500
+QUICK_MIN_SIDE = 200    # a smaller quick image (a model with a tiny input lets JPEGs decode that
+                        # small) is too coarse to tell look-alikes apart: the full step decides
 FAST_THRESHOLD = 7      # lower than ORB's 20: smooth photos still get enough corners
 RATIO = 0.8             # Lowe's ratio test
-RANSAC_PX = 5.0         # reprojection tolerance at SIDE pixels
+RANSAC_PX = 5.0         # reprojection tolerance (pixels of the image matched on)
 CONFIRM = 20            # >= this many inliers: the same pixels
 REFUTE = 12             # < this many inliers (and enough keypoints on both): different pixels
 MIN_KEYPOINTS = 100     # fewer on either photo: too little texture to refute anything
-FLOOR_BELOW_SIMILAR = 10.0   # pairs are checked from (the model's similar threshold - this) up
+FLOOR_BELOW_SIMILAR = 10.0   # without a check band: pairs are checked from (similar - this) up
+FIRST_SHARE = 4         # the full step first matches every 4th keypoint of one photo (a quarter
+                        # of the work); most pairs that reach it are settled there
 
 # stored results that are not inlier counts
 INCONCLUSIVE = -1       # too little texture
 UNREADABLE = -2         # one of the files could not be decoded
+SHALLOW = -3            # scored below the duplicate threshold and the quick step found fewer than
+                        # REFUTE matches: no full step (it could not change the decision); the
+                        # pair keeps its score, and gets the full step if it ever scores higher
 
 
-@dataclass
 class Features:
-    n: int                      # keypoints on the upright image
-    pts: np.ndarray             # [n, 2] float32
-    desc: np.ndarray | None     # [n, 32] uint8
-    pts_m: np.ndarray           # the same on the mirrored image
-    desc_m: np.ndarray | None
+    """ORB keypoints of one luminance image. They are ordered so that every FIRST_SHARE-th
+    one comes first (a sample spread over the picture and the scales); the keypoints of the
+    mirrored image are made on first use, since most pairs are settled without them."""
+
+    def __init__(self, gray: np.ndarray, n_features: int):
+        self.gray = _tools(n_features)[1].apply(np.ascontiguousarray(gray))
+        self.n_features = n_features
+        self.pts, self.desc = _detect(self.gray, n_features)
+        n = len(self.pts)
+        first = np.arange(0, n, FIRST_SHARE)
+        order = np.r_[first, np.setdiff1d(np.arange(n), first)]
+        self.pts = self.pts[order]
+        self.desc = self.desc[order] if self.desc is not None else None
+        self.n = n
+        self._mirrored = None
+
+    def mirrored(self):
+        if self._mirrored is None:           # two threads may both make it: the same result
+            self._mirrored = _detect(np.ascontiguousarray(self.gray[:, ::-1]), self.n_features)
+        return self._mirrored
+
+    @property
+    def pts_m(self):
+        return self.mirrored()[0]
+
+    @property
+    def desc_m(self):
+        return self.mirrored()[1]
 
 
 _local = threading.local()
 
 
-def _tools():
-    """ORB and CLAHE objects, one set per thread (OpenCV objects are not shared across threads)."""
+def _tools(n_features):
+    """ORB (one per keypoint budget) and CLAHE objects, one set per thread (OpenCV objects are
+    not shared across threads)."""
     if not hasattr(_local, "orb"):
         import cv2
-        _local.orb = cv2.ORB_create(N_FEATURES, fastThreshold=FAST_THRESHOLD)
+        _local.orb = {}
         _local.clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-    return _local.orb, _local.clahe
+    if n_features not in _local.orb:
+        import cv2
+        _local.orb[n_features] = cv2.ORB_create(n_features, fastThreshold=FAST_THRESHOLD)
+    return _local.orb[n_features], _local.clahe
+
+
+def _detect(g, n_features):
+    k, d = _tools(n_features)[0].detectAndCompute(g, None)
+    return np.float32([p.pt for p in k]).reshape(-1, 2), d
+
+
+def gray_image(image, side: int) -> np.ndarray:
+    """Luminance of a decoded picture (any mode), at most `side` pixels on the long side."""
+    im = image.convert("L")
+    if max(im.size) > side:
+        im.thumbnail((side, side))
+    return np.asarray(im, dtype=np.uint8)
+
+
+def quick_image(image) -> np.ndarray:
+    """What the quick step looks at, from the picture the embedding decoded (the scan keeps it
+    from that decode, so the quick step reads no file)."""
+    return gray_image(image, QUICK_SIDE)
+
+
+def full_image(image) -> np.ndarray:
+    """What the full step looks at, from a picture decoded at DECODE_TARGET or at full size."""
+    return gray_image(image, SIDE)
+
+
+def check_images(image, whole: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(quick_image, full_image or None) of a decoded picture, converting it to luminance once;
+    the full image only when the picture is `whole` (not reduced in decoding)."""
+    lum = image.convert("L")
+    out = []
+    for side in (QUICK_SIDE, SIDE) if whole else (QUICK_SIDE,):
+        im = lum.copy() if max(lum.size) > side else lum
+        if max(im.size) > side:
+            im.thumbnail((side, side))
+        out.append(np.asarray(im, dtype=np.uint8))
+    return out[0], (out[1] if whole else None)
 
 
 def features_of_image(image) -> Features:
-    """Keypoints of a PIL image (any mode), upright and mirrored."""
-    im = image.convert("L")
-    if max(im.size) > SIDE:
-        im = im.copy()
-        im.thumbnail((SIDE, SIDE))
-    g = np.asarray(im, dtype=np.uint8)
-    orb, clahe = _tools()
-    g = clahe.apply(np.ascontiguousarray(g))
-    k, d = orb.detectAndCompute(g, None)
-    km, dm = orb.detectAndCompute(np.ascontiguousarray(g[:, ::-1]), None)
-    pts = np.float32([p.pt for p in k]).reshape(-1, 2)
-    pts_m = np.float32([p.pt for p in km]).reshape(-1, 2)
-    return Features(len(k), pts, d, pts_m, dm)
+    """Keypoints of the full step, from a PIL image (any mode)."""
+    return Features(full_image(image), N_FEATURES)
 
 
 def features(path) -> Features:
-    """Keypoints of a photo file; raises decode.DecodeError."""
-    return features_of_image(decode.load(path, target=SIDE).image)
+    """Keypoints of the full step of a photo file; raises decode.DecodeError."""
+    return features_of_image(decode.load(path, target=DECODE_TARGET).image)
 
 
-def _inliers(pa, da, pb, db) -> int:
-    import cv2
-    if da is None or db is None or len(pa) < 4 or len(pb) < 4:
-        return 0
-    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-    good = [m[0] for m in bf.knnMatch(da, db, k=2) if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-    if len(good) < 4:
-        return len(good)
-    back = {m.queryIdx: m.trainIdx for m in bf.match(db, da)}
-    good = [m for m in good if back.get(m.trainIdx) == m.queryIdx]    # mutual best matches only
-    if len(good) < 4:
-        return len(good)
-    src = pa[[m.queryIdx for m in good]]
-    dst = pb[[m.trainIdx for m in good]]
-    _, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
-    return int(mask.sum()) if mask is not None else 0
+class Photo:
+    """One photo as the check sees it: quick keypoints from the embedding's decode (`target`:
+    the model's input side, see `decode.load`) and full keypoints, each made on first use.
+    `gray`, `full_gray`: the two images when the scan kept them from the embedding's decode.
+    Raises decode.DecodeError when the file cannot be read."""
+
+    def __init__(self, path, target: int, gray: np.ndarray | None = None, full_gray: np.ndarray | None = None):
+        self.path, self.target, self._gray, self._full_gray = path, target, gray, full_gray
+        self._quick = self._full = None
+
+    def quick(self) -> Features | None:
+        """The quick step's keypoints, or None when the image is too small for it."""
+        if self._quick is None:
+            gray = self._gray if self._gray is not None else quick_image(decode.load(self.path, self.target).image)
+            self._quick = Features(gray, QUICK_FEATURES) if max(gray.shape) >= QUICK_MIN_SIDE else False
+            self._gray = None
+        return self._quick or None
+
+    def full(self) -> Features:
+        if self._full is None:
+            gray = self._full_gray
+            self._full = features(self.path) if gray is None else Features(gray, N_FEATURES)
+            self._full_gray = None
+        return self._full
+
+
+class _Matches:
+    """Mutual best matches that pass the ratio test, from photo a's keypoints (taken in their
+    stored order, a slice at a time) to one set of photo b's, and the RANSAC inliers of them."""
+
+    def __init__(self, fa: Features, pb, db):
+        self.fa, self.pb, self.db = fa, pb, db
+        self.done = 0
+        self.src, self.dst = [], []
+
+    def inliers_up_to(self, rows: int) -> int:
+        """RANSAC inliers of the matches of a's first `rows` keypoints. Below `fa.n` rows, a
+        try that cannot reach CONFIRM (fewer matches) returns 0 without running RANSAC."""
+        import cv2
+        fa, db = self.fa, self.db
+        if fa.desc is None or db is None or fa.n < 4 or len(db) < 4:
+            return 0
+        q = slice(self.done, max(self.done, min(rows, fa.n)))
+        self.done = q.stop
+        if q.stop > q.start:
+            d, j = cv2.batchDistance(fa.desc[q], db, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
+            ok = d[:, 0] < RATIO * d[:, 1]
+            qi, tj = np.flatnonzero(ok) + q.start, j[ok, 0]
+            if len(tj):                      # mutual: a's keypoint is also b's best among all of a
+                uj, inv = np.unique(tj, return_inverse=True)
+                _, back = cv2.batchDistance(db[uj], fa.desc, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=1)
+                keep = back[inv.ravel(), 0] == qi
+                self.src.append(fa.pts[qi[keep]])
+                self.dst.append(self.pb[tj[keep]])
+        found = sum(len(x) for x in self.src)
+        if found < 4 or (found < CONFIRM and self.done < fa.n):
+            return found if self.done >= fa.n else 0
+        _, mask = cv2.estimateAffinePartial2D(np.concatenate(self.src), np.concatenate(self.dst),
+                                              method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
+        return int(mask.sum()) if mask is not None else 0
 
 
 def check(fa: Features, fb: Features) -> int:
-    """Inliers of the better of (a, b) and (a, mirrored b), or INCONCLUSIVE. The mirrored
-    match is only tried when the upright one does not confirm."""
-    n = _inliers(fa.pts, fa.desc, fb.pts, fb.desc)
-    if n < CONFIRM:
-        n = max(n, _inliers(fa.pts, fa.desc, fb.pts_m, fb.desc_m))
-    if n < CONFIRM and min(fa.n, fb.n) < MIN_KEYPOINTS:
+    """Inliers of the better of (a, b) and (a, mirrored b), or INCONCLUSIVE.
+
+    Cheapest first, stopping as soon as CONFIRM inliers are found: a quarter of a's keypoints
+    against b, then the rest of them; then the same against mirrored b (whose keypoints are made
+    only now). Every match a partial try finds is one the full match finds too (the ratio test
+    and the mutual check look at all of b's and all of a's keypoints), so a pair confirmed early
+    is confirmed; refuting takes the full match both ways."""
+    first = -(-fa.n // FIRST_SHARE)
+    upright = _Matches(fa, fb.pts, fb.desc)
+    for rows in (first, fa.n):
+        n = upright.inliers_up_to(rows)
+        if n >= CONFIRM:
+            return n
+    mirrored = _Matches(fa, *fb.mirrored())
+    for rows in (first, fa.n):
+        m = mirrored.inliers_up_to(rows)
+        if m >= CONFIRM:
+            return m
+    if min(fa.n, fb.n) < MIN_KEYPOINTS:
         return INCONCLUSIVE
-    return n
+    return max(n, m)
+
+
+def check_photos(a: Photo, b: Photo, score: float, thresholds: dict) -> int:
+    """The stored result of a pair with this embedding score: the quick step's inliers when it
+    confirms, else the full step's (`check`) where it can change the decision: at or above the
+    duplicate threshold (to refute), or below it when the quick step saw some evidence (to
+    confirm); else SHALLOW. Raises decode.DecodeError."""
+    qa, qb = a.quick(), b.quick()
+    if qa is not None and qb is not None:
+        n = check(qa, qb)
+        if n >= CONFIRM:
+            return n
+        if score < float(thresholds["duplicate"]) and n < REFUTE:
+            return SHALLOW
+    return check(a.full(), b.full())
 
 
 def pair_keys(a, b) -> np.ndarray:
@@ -117,28 +258,38 @@ def pair_keys(a, b) -> np.ndarray:
 
 
 def floor(thresholds: dict) -> float:
-    """The lowest embedding score at which a pair is checked, for a model's thresholds."""
+    """The lowest embedding score at which a pair is checked when the model has no check band."""
     dup = float(thresholds["duplicate"])
     return min(dup, float(thresholds.get("similar", dup))) - FLOOR_BELOW_SIMILAR
 
 
-def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict) -> np.ndarray:
+def band(thresholds: dict, check_band=None) -> tuple[float, float]:
+    """(low, high): pairs scoring in [low, high) are checked; from high up the embedding alone
+    settles them (they count as confirmed); below low they keep their score. A model's bundle
+    calibrates its band (`bench/calibrate_band.py`); without one, every pair from the floor up
+    is checked."""
+    if check_band is None:
+        return floor(thresholds), 100.0
+    return float(check_band[0]), float(check_band[1])
+
+
+def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None) -> np.ndarray:
     """Scores after the geometric check (scores 0-100; inliers < 0 or unchecked = unchanged).
 
-    Confirmed pairs (>= CONFIRM inliers) have their score mapped from [floor, 100] onto
-    [duplicate, 100]: at or above the duplicate threshold, order kept. Refuted pairs (< REFUTE
-    inliers) are mapped onto [similar, duplicate): they can still be "similar", never
-    duplicates. Pairs below the floor are left alone.
+    Confirmed pairs (>= CONFIRM inliers, or unchecked at or above the band) have their score
+    mapped from [low, 100] onto [duplicate, 100]: at or above the duplicate threshold, order
+    kept. Refuted pairs (< REFUTE inliers) are mapped onto [similar, duplicate): they can still
+    be "similar", never duplicates. Pairs below the band are left alone.
     """
     s = np.asarray(s, np.float32)
     g = np.asarray(inliers)
     dup = float(thresholds["duplicate"])
     sim = min(dup, float(thresholds.get("similar", dup)))
-    lo = floor(thresholds)
+    lo, hi = band(thresholds, check_band)
     t = np.clip((s - lo) / (100.0 - lo), 0.0, 1.0)
     checked = s >= lo
-    up = checked & (g >= CONFIRM)
     down = checked & (g >= 0) & (g < REFUTE)
+    up = checked & ((g >= CONFIRM) | ((s >= hi) & ~down))
     out = s.copy()
     out[up] = np.maximum(s[up], dup + (100.0 - dup) * t[up])
     held = np.minimum(s[down], sim + (dup - sim) * t[down])

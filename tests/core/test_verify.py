@@ -209,3 +209,105 @@ def test_cancel_during_the_check_keeps_what_was_done_and_resumes(tmp_path, tiny_
             lib.scan([album], bundle=bundle, progress=progress, cancel=token)
         assert len(lib.catalog.pair_checks()[2]) == 1               # the first pair is kept
         assert lib.scan([album], bundle=bundle).verified == 2        # the rest, not the first again
+
+
+def with_band(tiny_bundle, tmp_path, band):
+    """A copy of the tiny test bundle whose model.json has the given "check_band"."""
+    import shutil
+    banded = tmp_path / "banded-model"
+    shutil.copytree(tiny_bundle, banded)
+    meta = json.loads((banded / "model.json").read_text())
+    (banded / "model.json").write_text(json.dumps(dict(meta, check_band=band)))
+    return banded
+
+
+def test_adjust_counts_pairs_above_the_band_as_confirmed_and_leaves_the_rest():
+    band = (70.0, 95.0)
+    s = np.float32([97, 99, 97, 80, 65])
+    g = np.int64([verify.INCONCLUSIVE, verify.INCONCLUSIVE, 3, verify.INCONCLUSIVE, verify.INCONCLUSIVE])
+    out = verify.adjust(s, g, THRESHOLDS, band)
+    confirmed = verify.adjust(s[:2], np.int64([200, 200]), THRESHOLDS, band)
+    assert (out[:2] == confirmed).all() and out[0] < out[1]   # settled: as if confirmed, order kept
+    assert out[2] < 90                                    # a stored refutation still holds it down
+    assert out[3] == 80 and out[4] == 65                  # unchecked in the band, below the band
+
+
+def test_pairs_the_embedding_settles_are_not_checked(tmp_path, tiny_bundle, original):
+    """All three pairs of the album score above a band of [10, 20): none is checked, and the
+    look-alike, which only the check could tell apart, is grouped with the copies."""
+    album = album_of(tmp_path, original)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 20]))
+        assert bundle.check_band == (10.0, 20.0)
+        assert lib.scan([album], bundle=bundle).verified == 0
+        groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
+        assert [len(g.ids) for g in groups] == [3]
+
+
+def test_a_broken_check_band_is_a_broken_bundle(tmp_path, tiny_bundle):
+    from lookalike.core.bundle import BundleError, load_bundle
+    for bad in ([95, 60], [60], "high"):
+        with pytest.raises(BundleError, match="check_band"):
+            load_bundle(with_band(tiny_bundle, tmp_path / str(bad).replace(" ", ""), bad))
+
+
+def test_the_check_reads_no_file_the_embedding_decoded_whole(tmp_path, tiny_bundle, original, monkeypatch):
+    """PNG (and small) photos are decoded whole for the embedding; the check works on what that
+    decode gave, so each file is read once in a scan."""
+    from lookalike.core import decode
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.png")
+    jpeg(original.resize((720, 540)), 80).save(album / "a-small.png")
+    textured(2).save(album / "look-alike.png")
+    reads = []
+    real = decode.load
+    monkeypatch.setattr(decode, "load", lambda path, *a, **k: reads.append(str(path)) or real(path, *a, **k))
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(tiny_bundle)
+        assert lib.scan([album], bundle=bundle).verified == 3
+        groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
+    assert sorted(reads) == sorted(str(p) for p in album.iterdir())
+    assert [len(g.ids) for g in groups] == [2]            # and the check still tells them apart
+
+
+def test_the_progress_bar_of_the_check_counts_pairs(tmp_path, tiny_bundle, original, capsys):
+    album = album_of(tmp_path, original)
+    assert main(["--library", str(tmp_path / "lib"), "--model", tiny_bundle, "scan", str(album)]) == 0
+    err = capsys.readouterr().err
+    checking = [part for part in err.replace("\r", "\n").splitlines() if part.startswith("checking pairs")]
+    assert checking and all("pair/s" in part or "pair]" in part or "?pair" in part for part in checking)
+
+
+def test_a_look_alike_below_the_threshold_skips_the_full_step_until_it_scores_higher(tmp_path, original):
+    """Below the duplicate threshold only a confirmation could change the decision: a pair the
+    quick step finds nothing in keeps its score without the full step. The same files under
+    a model that scores them at its threshold get the full step, which refutes them."""
+    from ..conftest import make_tiny_bundle
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.png")                      # whole decodes: quick images of 320 pixels
+    textured(2).save(album / "look-alike.png")
+    strict = make_tiny_bundle(str(tmp_path / "strict"), thresholds=(100.0, 95.0))
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(strict)
+        assert lib.scan([album], bundle=bundle).verified == 1
+        assert lib.catalog.pair_checks()[2].tolist() == [verify.SHALLOW]
+        raw = float(lib.catalog.edges(lib.model_key(bundle))[2][0])
+        assert lib.grouper(bundle).groups(0.0)[0].members[1][1] == pytest.approx(raw)
+    with Library(tmp_path / "lib", write=True) as lib:
+        # the same model with its duplicate threshold just under the pair's score
+        bundle = lib.bundle(make_tiny_bundle(str(tmp_path / "looser"), thresholds=(raw - 0.5, raw - 1.0)))
+        assert lib.scan([album], bundle=bundle).verified == 1
+        g = lib.catalog.pair_checks()[2]
+        assert len(g) == 1 and 0 <= g[0] < verify.REFUTE
+
+
+@pytest.mark.parametrize("size", [(2400, 1600), (500, 400), (300, 200)])
+def test_images_kept_from_the_embedding_decode_are_the_ones_the_check_would_make(size):
+    """A pair's result must not depend on whether the scan kept a photo's images: what the
+    embedding's decode yields equals what the check makes from the file itself."""
+    im = textured(3, size=size)
+    quick, full = verify.check_images(im, whole=True)
+    assert np.array_equal(quick, verify.quick_image(im)) and np.array_equal(full, verify.full_image(im))
+    assert verify.check_images(im, whole=False)[1] is None
