@@ -4,11 +4,15 @@ Builds a labelled folder (one subfolder per subject) from a list of photos: each
 scene seen in several "shots" (different framings covering 20-45% of it, partly overlapping, a
 tilt, other exposure, re-encoded), the way a series of one place or one object looks. The
 starting model was trained to keep *different* parts of a photo apart (near-miss crops), so
-this is a real change of what "alike" means, the case retraining is for. Then fine-tunes the given model on
-it with `python -m lookalike.trainer ... --init-from MODEL` and prints the validation numbers
-before and after (validation = held-out subjects, split by the trainer).
+this is a real change of what "alike" means, the case retraining is for. Then runs the default
+retrain (`python -m lookalike.trainer DATA --out DIR --init-from MODEL`, time budget
+`--minutes`) and prints the validation numbers before and after (validation = held-out
+subjects, split by the trainer), the time and the CPU time.
 
-    python bench/retrain_demo.py --photos /work/benchwork/train_list.txt --work /tmp/retrain
+    python bench/retrain_demo.py --photos /tmp/train_list.txt --work /tmp/retrain150 --per-subject 5
+    python bench/retrain_demo.py --photos /tmp/train_list.txt --work /tmp/retrain500 --per-subject 17 --seed 2
+    python bench/retrain_demo.py --photos /tmp/train_list.txt --work /tmp/retrain144 --subjects 12 \
+        --per-subject 12 --seed 3
 
 Use only photos the benchmark does not measure on (the kit's `--part train` list).
 """
@@ -64,26 +68,33 @@ def main(argv=None):
     ap.add_argument("--work", required=True, type=Path)
     ap.add_argument("--model", default=str(ROOT / "resources" / "models" / "default"))
     ap.add_argument("--per-subject", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=20, help="steps per epoch")
+    ap.add_argument("--subjects", type=int, default=0, help="use only the first N photos (0 = all)")
+    ap.add_argument("--minutes", type=float, default=None, help="time budget (trainer default: 8)")
+    ap.add_argument("--search", type=int, default=0, help="hyperparameter trials (trainer --search)")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     photos = [line.strip() for line in Path(a.photos).read_text().splitlines() if line.strip()]
+    if a.subjects:
+        photos = photos[:a.subjects]
     data, out = a.work / "labelled", a.work / "model"
     if not data.is_dir():
         print(f"built {build(photos, data, a.per_subject, a.seed)} shots of {len(photos)} subjects in {data}")
     cmd = [sys.executable, "-m", "lookalike.trainer", str(data), "--out", str(out),
-           "--init-from", a.model, "--epochs", str(a.epochs), "--seed", str(a.seed),
-           "--set", f"train.steps_per_epoch={a.steps}", "--set", "train.lr=1e-4",
-           "--set", "train.lr_head=3e-4"]
+           "--init-from", a.model, "--seed", str(a.seed)]
+    if a.minutes is not None:
+        cmd += ["--minutes", str(a.minutes)]
+    if a.search:
+        cmd += ["--search", str(a.search)]
     print("$", " ".join(cmd), flush=True)
     t = time.time()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     took = time.time() - t
     rep = json.loads((out / "report.json").read_text())
     b, f = rep["validation_before"], rep["validation"]
-    print(f"trained in {took:.0f} s ({rep['training']['steps']} steps, views {rep['views']}); "
-          f"held-out subjects: {rep['trained_on']}")
+    t = rep["training"]
+    print(f"trained in {took:.0f} s, {t.get('cpu_seconds')} CPU s ({t['steps']} steps, "
+          f"{t.get('edited_copies_per_photo')} edited copies per photo, stopped: {t.get('stopped')}); "
+          f"{rep['trained_on']}")
     print(f"{'':28}{'before':>9}{'after':>9}")
     for k in ("val_at_far_0.01", "val_at_far_0.001", "recall_at_1", "recall_at_precision_0.99", "auc"):
         print(f"{k:28}{b[k]:9.3f}{f[k]:9.3f}")

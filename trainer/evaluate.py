@@ -225,7 +225,8 @@ def report_md(report: dict) -> str:
                   f"{t.get('cache_stage')}+ trained from a cache of {t.get('edited_copies_per_photo')} "
                   f"edited copies of {t.get('photos')} photos), best at step {t.get('best_step')}, "
                   f"stopped: {t.get('stopped')}; {t.get('seconds', 0):.0f} s in all "
-                  f"(budget {t.get('budget_minutes')} min)",
+                  f"(budget {t.get('budget_minutes')} min; {t.get('cpu_seconds', 0):.0f} CPU seconds, "
+                  f"{t.get('threads')} thread(s))",
                   f"- settings: learning rate {tr.get('lr')}, margin {tr.get('margin')}, miner "
                   f"{tr.get('miner')}, frozen stages {tr.get('freeze')}", ""]
     elif t:

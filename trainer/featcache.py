@@ -76,12 +76,18 @@ class FeaturePool:
             t = time.time()
             feats = []
             for i in range(0, len(photos), 32):
+                if r > 0 and stopped():          # a stop request: keep what is cached
+                    break
                 part = photos[i:i + 32]
                 feats.append(frozen(model, render_inputs(cache, part, spec, augment, rng, r > 0), stages))
                 if progress:
                     progress(r, i + len(part), len(photos))
-            self.add_round(torch.cat(feats), photos)
+            if feats:
+                done = torch.cat(feats)
+                self.add_round(done, photos[:len(done)])
             took = time.time() - t
+            if r > 0 and stopped():
+                break
         self.feats = torch.cat(self.chunks)
         self.chunks = [self.feats]
         return self

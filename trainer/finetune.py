@@ -120,6 +120,7 @@ class Clock:
 
     def __init__(self, budget_s: float, reserve_s: float):
         self.t0 = time.time()
+        self.cpu0 = time.process_time()
         self.budget = budget_s if budget_s > 0 else math.inf
         self.reserve = reserve_s
         self.planned_end = None             # predicted end of training, once it can be predicted
@@ -412,8 +413,12 @@ def run(cfg, data, out, argv=None):
                          trained_on=trained_on, report_files=files, checkpoint=ckpt)
     report["onnx_parity_max_abs_diff"] = diff
     report["training"]["seconds"] = round(clock.elapsed, 1)
+    # CPU time of this process (all threads): what the run costs on an idle machine, where
+    # the wall time depends on what else runs
+    report["training"]["cpu_seconds"] = round(time.process_time() - clock.cpu0, 1)
+    report["training"]["threads"] = torch.get_num_threads()
     _write_reports(out, report)
     emit(event="done", step=training["steps"], metric=final["metric"], metric_before=before["metric"],
          eta_s=0, fraction=1.0, out=str(out), thresholds=thresholds, parity_max_abs_diff=diff,
-         seconds=round(clock.elapsed, 1))
+         seconds=round(clock.elapsed, 1), cpu_seconds=report["training"]["cpu_seconds"])
     return report
