@@ -23,11 +23,13 @@ decode, e.g. a Git LFS pointer, is counted and skipped); drop photos whose short
 128 px; drop near-exact duplicates (64-bit dHash, Hamming distance <= 4, also against the
 mirrored photo) within the pool and against every image of the benchmark kit (its sources and
 its whole unpacked package tree, scikit-image's data) and against any ``--exclude`` folder (the
-small-photo benchmark's photos); resize so the long side is at most 512 px; save JPEG q95 as
+small-photo benchmark's photos); drop the files a benchmark was built from (``--exclude-truth``:
+the same-moment set's 72 ImageNet distractors); resize so the long side is at most 512 px; save JPEG q95 as
 ``NNNNN.jpg``; write ``manifest.json`` (file, repo, commit, licence, original path, size) and
 ``dropped.json`` (repo, path and reason of every file left out).
 
-    python bench/make_pool.py --out /work/data/pool --exclude /work/data/bench-small-src
+    python bench/make_pool.py --out /work/data/pool --exclude /work/data/bench-small-src \
+        --exclude-truth /tmp/bench-moments/truth.json
 """
 from __future__ import annotations
 
@@ -192,11 +194,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--exclude", type=Path, nargs="*", default=[],
                     help="folders of photos (e.g. a benchmark's) that must not enter the pool")
+    ap.add_argument("--exclude-truth", type=Path, nargs="*", default=[],
+                    help="benchmark truth.json files whose meta.source_of names 'repo:path' sources "
+                         "(bench/make_moments.py): those files never enter the pool")
     ap.add_argument("--ready", type=Path, help="write the photo count here when done")
     ap.add_argument("--limit", type=int, help="stop after this many photos (a quick first pool)")
     args = ap.parse_args(argv)
 
     import skimage
+    measured = set()
+    for truth in args.exclude_truth:
+        if not truth.exists():
+            print(f"note: {truth} is missing; its sources are not excluded", file=sys.stderr)
+            continue
+        measured.update(json.loads(truth.read_text())["meta"]["source_of"].values())
     banned = HashSet()
     kit_dirs = KIT_DIRS + [Path(skimage.__file__).parent / "data"] + list(args.exclude)
     print(f"hashed {hash_folder(kit_dirs, banned)} kit/benchmark images to exclude", flush=True)
@@ -217,7 +228,9 @@ def main(argv=None) -> int:
         for name, data in read_blobs(gdir, src["commit"], names):
             im = open_photo(data)
             reason = None
-            if im is None:
+            if f"{src['repo']}:{name}" in measured:
+                reason = "source of a benchmark"
+            elif im is None:
                 reason = "undecodable"
             elif min(im.size) < MIN_SHORT:
                 reason = "small"
