@@ -109,9 +109,11 @@ class ThresholdSlider(QWidget):
         self.slider.blockSignals(True)
         self.slider.setRange(int(round(self.lowest * STEPS)), 100 * STEPS)
         self.slider.blockSignals(False)
-        self.slider.set_marks({f"{self.lowest:g}": (self.lowest, QColor(128, 128, 128)),
-                               "similar": (similar, QColor(70, 140, 220)),
-                               "duplicate": (duplicate, QColor(220, 90, 70))})
+        marks = {f"{self.lowest:g}": (self.lowest, QColor(128, 128, 128)),
+                 "similar": (similar, QColor(70, 140, 220)),
+                 "duplicate": (duplicate, QColor(220, 90, 70))}
+        # a mark below the lower end (a similar threshold under the stored edges) is not drawn
+        self.slider.set_marks({k: v for k, v in marks.items() if v[0] >= self.lowest})
         self.set_value(value)
 
     def value(self) -> float:

@@ -74,8 +74,9 @@ def main(argv=None) -> int:
         sys.exit("xvfb-run is not installed (apt install xvfb)")
     album, lib = args.work / "Pictures", args.work / "library"
     a, b = make_album(args.photos, album)
-    if lib.exists():
-        shutil.rmtree(lib)
+    for d in (lib, args.work / "config", args.work / "cache"):    # a new user: no settings kept
+        if d.exists():
+            shutil.rmtree(d)
     env = {**os.environ, "LOOKALIKE_LIBRARY": str(lib), "XDG_CONFIG_HOME": str(args.work / "config"),
            "XDG_CACHE_HOME": str(args.work / "cache"), "QT_QPA_PLATFORM": "xcb"}
     subprocess.run([sys.executable, "-m", "lookalike.app.cli", "-q", "scan", str(album)], env=env, check=True)

@@ -24,3 +24,5 @@ def test_the_slider_starts_a_little_below_the_similar_mark_and_labels_its_end(qt
     assert s.lowest == 80.0
     s.set_marks(55, 50)                        # never below the lowest stored edge score
     assert s.lowest == 50.0
+    s.set_marks(84.81, 48.6)                   # a similar mark below the stored edges is not drawn
+    assert s.lowest == 50.0 and set(s.slider.marks) == {"50", "duplicate"}
