@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .featcache import FeaturePool, frozen
-from .train import (_command, _short, _write_reports, build_model, emit, finish_bundle,
+from .train import (_command, _short, _write_reports, build_model, emit, finish_bundle, inherit_model,
                     input_spec, load_init, make_checkpoint, prepare_data, seed_everything)
 
 
@@ -291,13 +291,7 @@ def run(cfg, data, out, argv=None):
     seed = int(cfg["seed"])
     seed_everything(seed)
     ck, thr_before = _init_checkpoint(cfg)
-    if ck is not None:
-        for k in ("backbone", "embedding_dim", "gem_p"):
-            cfg["model"][k] = ck["model"][k]
-    if int(cfg["model"]["views"]) == 0:
-        cfg["model"]["views"] = int(ck["model"].get("views", 1)) if ck is not None else 1
-    if cfg["model"]["color"] == "auto":
-        cfg["model"]["color"] = ck["model"].get("color", "rgb") if ck is not None else "rgb"
+    inherit_model(cfg, ck)
     spec = input_spec(cfg)
     n_trials = max(1, int(r["search"]))
     plan = trials(cfg, n_trials, seed)

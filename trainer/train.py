@@ -196,6 +196,18 @@ def load_init(cfg, path):
     return ck
 
 
+def inherit_model(cfg, ck):
+    """Take the starting checkpoint's architecture; views 0 and color "auto" mean "as the
+    starting model" (a retrained default model stays rotation-invariant and luminance-only)."""
+    if ck is not None:
+        for k in ("backbone", "embedding_dim", "gem_p"):
+            cfg["model"][k] = ck["model"][k]
+    if int(cfg["model"]["views"]) == 0:
+        cfg["model"]["views"] = int(ck["model"].get("views", 1)) if ck is not None else 1
+    if cfg["model"]["color"] == "auto":
+        cfg["model"]["color"] = ck["model"].get("color", "rgb") if ck is not None else "rgb"
+
+
 def make_checkpoint(model, cfg, metrics, half=True):
     sd = {k: (v.half() if half and v.is_floating_point() else v).clone()
           for k, v in model.state_dict().items()}
@@ -218,15 +230,7 @@ def train(cfg, data, out, argv=None):
     seed_everything(seed)
     cfg = json.loads(json.dumps(cfg))
     ck = load_init(cfg, cfg["model"]["init_from"]) if cfg["model"]["init_from"] else None
-    if ck is not None:
-        for k in ("backbone", "embedding_dim", "gem_p"):
-            cfg["model"][k] = ck["model"][k]
-    # views 0: keep the starting model's orientation averaging (a retrained default model
-    # stays rotation-invariant); training itself always sees one view per copy
-    if int(cfg["model"]["views"]) == 0:
-        cfg["model"]["views"] = int(ck["model"].get("views", 1)) if ck is not None else 1
-    if cfg["model"]["color"] == "auto":
-        cfg["model"]["color"] = ck["model"].get("color", "rgb") if ck is not None else "rgb"
+    inherit_model(cfg, ck)
     if cfg["model"]["color"] not in ("rgb", "gray"):
         raise ValueError(f"model.color must be auto, rgb or gray, not {cfg['model']['color']!r}")
     spec = input_spec(cfg)

