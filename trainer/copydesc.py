@@ -37,12 +37,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .train import emit
+
 DEFAULTS = Path(__file__).with_name("copydesc.toml")
 WHOLE = 0
-
-
-def emit(**event):
-    print(json.dumps(event), flush=True)
 
 
 # --------------------------------------------------------------------------- copies
@@ -543,40 +541,12 @@ def export(model, cfg, out, val_cache, kit, best, history, seconds, stop, n_trai
 
 
 def _report_files(pos, neg, thresholds):
-    """The score-distribution and VAL/FAR plots from pair scores (evaluate.plots' layout)."""
+    """roc.png and scores.png of the validation pair scores, as bytes for the bundle."""
     import tempfile
-    from .evaluate import _share_at_or_above
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    out = {}
+    from .evaluate import score_plots
     with tempfile.TemporaryDirectory(prefix="lookalike-report-") as tmp:
-        thr = np.unique(np.concatenate([pos, neg]))[::-1]
-        far, val = _share_at_or_above(neg, thr), _share_at_or_above(pos, thr)
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        ax.plot(np.maximum(far, 1e-6), val, lw=1.5)
-        ax.set_xscale("log")
-        ax.set_xlabel("false accept rate")
-        ax.set_ylabel("validation rate")
-        ax.set_title("VAL vs FAR (validation)")
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(Path(tmp) / "roc.png", dpi=110)
-        plt.close(fig)
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        bins = np.linspace(min(0.0, float(np.concatenate([pos, neg]).min())), 100, 81)
-        ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different ({len(neg)})")
-        ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same ({len(pos)})")
-        for k, v in thresholds.items():
-            ax.axvline(v, color="k" if k == "duplicate" else "grey", ls="--", lw=1)
-        ax.set_xlabel("match score (cosine x 100)")
-        ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(Path(tmp) / "scores.png", dpi=110)
-        plt.close(fig)
-        for name in ("roc.png", "scores.png"):
-            out[name] = (Path(tmp) / name).read_bytes()
-    return out
+        score_plots([("after", pos, neg, thresholds)], tmp)
+        return {name: (Path(tmp) / name).read_bytes() for name in ("roc.png", "scores.png")}
 
 
 def main(argv=None) -> int:

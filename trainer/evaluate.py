@@ -115,16 +115,22 @@ def _share_at_or_above(values, thresholds):
 def plots(emb, labels, ignore, thresholds, out_dir: Path, before=None):
     """roc.png (VAL vs FAR) and scores.png (score distributions with the thresholds); with
     `before` = (embeddings, thresholds) of the starting model, both drawn before and after."""
+    runs = [("after", *pair_scores(emb, labels, ignore)[:2], thresholds)]
+    if before is not None:
+        runs.insert(0, ("before", *pair_scores(before[0], labels, ignore)[:2], before[1]))
+    score_plots(runs, out_dir)
+
+
+def score_plots(runs, out_dir: Path):
+    """The plots of `plots` from pair scores: runs = [(name, positive scores, negative
+    scores, thresholds)], one run ("after") or two ("before", "after")."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     out_dir = Path(out_dir)
-    runs = [("after", emb, thresholds)]
-    if before is not None:
-        runs.insert(0, ("before", before[0], before[1]))
+    before = len(runs) > 1 or None
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name, e, _ in runs:
-        pos, neg, _ = pair_scores(e, labels, ignore)
+    for name, pos, neg, _ in runs:
         thr = np.unique(np.concatenate([pos, neg]))[::-1]
         far, val = _share_at_or_above(neg, thr), _share_at_or_above(pos, thr)
         ax.plot(np.maximum(far, 1e-5), val, lw=1.5, ls="--" if name == "before" else "-",
@@ -143,8 +149,7 @@ def plots(emb, labels, ignore, thresholds, out_dir: Path, before=None):
     fig.savefig(out_dir / "roc.png", dpi=110)
     plt.close(fig)
     fig, axes = plt.subplots(len(runs), 1, figsize=(5.5, 3.2 * len(runs)), squeeze=False)
-    for ax, (name, e, thr_) in zip(axes[:, 0], runs):
-        pos, neg, _ = pair_scores(e, labels, ignore)
+    for ax, (name, pos, neg, thr_) in zip(axes[:, 0], runs):
         bins = np.linspace(min(0, float(np.min(np.concatenate([pos, neg])))), 100, 81)
         ax.hist(neg, bins=bins, alpha=0.6, density=True, label=f"different ({len(neg)})")
         ax.hist(pos, bins=bins, alpha=0.6, density=True, label=f"same ({len(pos)})")
