@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from .featcache import FeaturePool, frozen
-from .train import (_command, _short, _write_reports, build_model, emit, finish_bundle, inherit_model,
-                    input_spec, load_init, make_checkpoint, prepare_data, seed_everything)
+from .train import (_command, _short, _write_reports, build_model, emit, finish_bundle,
+                    inherit_model, input_spec, load_init, make_checkpoint, prepare_data,
+                    seed_everything, triplet_step)
 
 
 @dataclass(frozen=True)
@@ -218,13 +219,7 @@ def fit(model, pool, fv, lv, iv, trial: Trial, cfg, *, cache_stage, end_time, cl
                 x = model.backbone.run_stages(x, cache_stage, trial.freeze)
         emb = model.embed_from(x, trial.freeze)
         a, p, n = miner(emb, lab)
-        lv_ = 0.0
-        if len(a):
-            loss = loss_fn(emb, lab, (a, p, n))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            lv_ = float(loss.detach())
+        lv_ = triplet_step(emb, lab, (a, p, n), loss_fn, opt)
         losses_run.append(lv_)
         step += 1
         per_step = (time.time() - t_loop) / step

@@ -196,6 +196,17 @@ def load_init(cfg, path):
     return ck
 
 
+def triplet_step(emb, labels, triplets, loss_fn, opt) -> float:
+    """One optimiser step on the mined triplets; 0.0 (and no step) when none were mined."""
+    if not len(triplets[0]):
+        return 0.0
+    loss = loss_fn(emb, labels, triplets)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
 def inherit_model(cfg, ck):
     """Take the starting checkpoint's architecture; views 0 and color "auto" mean "as the
     starting model" (a retrained default model stays rotation-invariant and luminance-only)."""
@@ -298,14 +309,7 @@ def train(cfg, data, out, argv=None):
             if len(a):
                 keep = ~torch.from_numpy(ign)[a, n]
                 a, p, n = a[keep], p[keep], n[keep]
-            if len(a):
-                loss = loss_fn(emb, lab_t, (a, p, n))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                lv_ = float(loss.detach())
-            else:
-                lv_ = 0.0
+            lv_ = triplet_step(emb, lab_t, (a, p, n), loss_fn, opt)
             losses_ep.append(lv_)
             step += 1
             el = time.time() - t_loop
