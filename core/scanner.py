@@ -275,19 +275,41 @@ def _top_per_photo(a, b, s, k):
     return keep
 
 
+class _SamePicture:
+    """Which photos are known copies of which: pairs the check confirmed, and edges at or above
+    the check band (the embedding settles those)."""
+
+    def __init__(self, a, b, sure, ca, cb, confirmed):
+        self.of: dict[int, set[int]] = {}
+        for x, y in zip(np.r_[a[sure], ca[confirmed]].tolist(), np.r_[b[sure], cb[confirmed]].tolist()):
+            self.add(x, y)
+
+    def add(self, x: int, y: int):
+        self.of.setdefault(x, set()).add(y)
+        self.of.setdefault(y, set()).add(x)
+
+    def linked(self, x: int, y: int) -> bool:
+        """Are both photos copies of one third photo?"""
+        ox, oy = self.of.get(x), self.of.get(y)
+        return bool(ox and oy and not ox.isdisjoint(oy))
+
+
 def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers=2, offline=(),
                  images: CheckImages | None = None):
     """Run the geometric check (core.verify) on every stored edge in the model's check band
     that has no result yet and is among the CHECKS_PER_PHOTO best edges of either photo (the
     edges above the band count there, unchecked). Results are kept per pair of files until
     either file changes, so a rescan checks only new pairs; pairs with a file under an offline
-    root wait for it. `images`: check images the embedding stage kept. Returns the number of
-    pairs checked."""
+    root wait for it. A pair at or above the duplicate threshold whose photos are both
+    confirmed copies of one third photo is not checked (verify.SETTLED): the group holds them
+    whatever the check says, so it would only cost time. `images`: check images the embedding
+    stage kept. Returns the number of pairs checked."""
     from . import verify
     edges = catalog.edges(model_key)
     if edges is None:
         return 0
     a, b, s, _ = edges
+    ea, eb, es = a, b, s
     live = catalog.vector_labels(model_key)[1]        # files moved or trashed since the edges were built
     if offline:
         away = np.fromiter((i for p, (i, _, _) in catalog.file_states().items() if _under(p, list(offline))),
@@ -298,11 +320,12 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     a, b, s = a[want], b[want], s[want]
     keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO) & (s < hi)   # settled pairs count among the best
     a, b, s = a[keep], b[keep], s[keep]
+    dup = float(bundle.thresholds["duplicate"])
     ca, cb, cg = catalog.pair_checks()
     if len(ca) and len(a):
         keys, shallow = verify.pair_keys(a, b), cg == verify.SHALLOW
         done = np.isin(keys, verify.pair_keys(ca[~shallow], cb[~shallow]))
-        done |= np.isin(keys, verify.pair_keys(ca[shallow], cb[shallow])) & (s < bundle.thresholds["duplicate"])
+        done |= np.isin(keys, verify.pair_keys(ca[shallow], cb[shallow])) & (s < dup)
         a, b, s = a[~done], b[~done], s[~done]
     rep = Reporter("verify", len(a), progress, cancel)
     rep.start()
@@ -312,6 +335,8 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     a, b, s = a[order], b[order], s[order]
     paths = {r.id: r.path for r in catalog.files(np.union1d(a, b).tolist())}
     target = min(bundle.input.size)
+    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb, cg >= verify.CONFIRM)
+    n_settled = 0
     cache: dict[int, object] = {}
 
     def photo(fid):
@@ -340,17 +365,24 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
         for start in range(0, len(a), VERIFY_CHUNK):
-            idx = range(start, min(start + VERIFY_CHUNK, len(a)))
+            chunk = range(start, min(start + VERIFY_CHUNK, len(a)))
+            settled = [i for i in chunk if s[i] >= dup and same.linked(int(a[i]), int(b[i]))]
+            idx = sorted(set(chunk) - set(settled))
+            n_settled += len(settled)
             need = {int(x) for i in idx for x in (a[i], b[i])} - cache.keys()
             if len(cache) + len(need) > FEATURE_CACHE:
                 cache.clear()
                 need = {int(x) for i in idx for x in (a[i], b[i])}
             cache.update(pool.map(photo, sorted(need)))
             results = list(pool.map(pair, idx))
+            for i, g in zip(idx, results):
+                if g >= verify.CONFIRM:
+                    same.add(int(a[i]), int(b[i]))
             with catalog.transaction():
-                catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)])
-            rep.tick(len(idx))
-    return len(a)
+                catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)]
+                                        + [(a[i], b[i], verify.SETTLED) for i in settled])
+            rep.tick(len(chunk))
+    return len(a) - n_settled
 
 
 def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,

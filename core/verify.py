@@ -55,6 +55,9 @@ UNREADABLE = -2         # one of the files could not be decoded
 SHALLOW = -3            # scored below the duplicate threshold and the quick step found fewer than
                         # REFUTE matches: no full step (it could not change the decision); the
                         # pair keeps its score, and gets the full step if it ever scores higher
+SETTLED = -4            # not checked: at or above the duplicate threshold, and both photos are
+                        # confirmed copies of one third photo, so the group holds them whatever
+                        # the check would say; the pair keeps its embedding score
 
 
 class Features:

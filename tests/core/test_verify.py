@@ -311,3 +311,26 @@ def test_images_kept_from_the_embedding_decode_are_the_ones_the_check_would_make
     quick, full = verify.check_images(im, whole=True)
     assert np.array_equal(quick, verify.quick_image(im)) and np.array_equal(full, verify.full_image(im))
     assert verify.check_images(im, whole=False)[1] is None
+
+
+def test_two_confirmed_copies_of_one_photo_need_no_check_between_them(tmp_path, tiny_bundle, original, monkeypatch):
+    """a.jpg with two copies, every pair in the check band: once both copies are confirmed
+    against a.jpg, the pair of copies is left unchecked (the group holds it anyway)."""
+    from lookalike.core import scanner
+    monkeypatch.setattr(scanner, "VERIFY_CHUNK", 1)              # one pair at a time, in id order
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
+    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 99.999]))
+        stats = lib.scan([album], bundle=bundle)
+        a, b, s, _ = lib.catalog.edges(lib.model_key(bundle))
+        assert len(s) == 3 and (s >= bundle.thresholds["duplicate"]).all() and (s < 99.999).all()
+        assert stats.verified == 2
+        ca, cb, cg = lib.catalog.pair_checks()
+        assert sorted(cg.tolist())[0] == verify.SETTLED and (np.sort(cg)[1:] >= verify.CONFIRM).all()
+        groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
+        assert [len(g.ids) for g in groups] == [3]
+        assert lib.scan([album], bundle=bundle).verified == 0     # settled stays settled
