@@ -371,8 +371,11 @@ def whiten_init(model, cache: FeatureCache, n_stages: int, max_rows: int = 4000,
 
 # --------------------------------------------------------------------------- training
 
-def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generator):
-    """Classes for one step: whole photos, and region pairs (both regions) for variety."""
+def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generator, anchor: float = 0.0):
+    """Classes for one step: whole photos, and region pairs (both regions) for variety. Each
+    class gives two of its rows; with probability `anchor` one of them is the unedited picture,
+    so the pair always shares pixels (two strong crops of one photo may not overlap at all, and
+    must not teach that two parts of a photo are the same picture)."""
     classes = []
     for p in rng.permutation(photos):
         cs = cache.classes_of_photo[int(p)]
@@ -386,7 +389,10 @@ def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generat
     rows, labels = [], []
     for li, c in enumerate(classes):
         r = cache.rows_of[c]
-        two = rng.choice(r, 2, replace=len(r) < 2)
+        if len(r) > 1 and rng.random() < anchor:
+            two = [r[0], r[1 + int(rng.integers(0, len(r) - 1))]]
+        else:
+            two = rng.choice(r, 2, replace=len(r) < 2)
         rows += list(two)
         labels += [li, li]
     return np.array(rows), np.array(labels), np.array(classes)
@@ -470,7 +476,8 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * max(f, 0.02)
         model.train()
-        rows, labels, classes = sample_batch(train_cache, train_ids, int(tc["batch"]), rng)
+        rows, labels, classes = sample_batch(train_cache, train_ids, int(tc["batch"]), rng,
+                                               float(tc.get("anchor_original", 0.0)))
         x = torch.from_numpy(feats[rows].astype(np.float32))
         lab = torch.from_numpy(labels)
         ign = torch.from_numpy(train_cache.ignore(classes)[labels][:, labels])
