@@ -56,8 +56,8 @@ SHALLOW = -3            # scored below the duplicate threshold and the quick ste
                         # REFUTE matches: no full step (it could not change the decision); the
                         # pair keeps its score, and gets the full step if it ever scores higher
 SETTLED = -4            # not checked: at or above the duplicate threshold, and both photos are
-                        # confirmed copies of one third photo, so the group holds them whatever
-                        # the check would say; the pair keeps its embedding score
+                        # confirmed copies of one third photo: confirmed through it (the score
+                        # a check that confirms would give), and the group holds them anyway
 
 
 class Features:
@@ -279,7 +279,7 @@ def band(thresholds: dict, check_band=None) -> tuple[float, float]:
 def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None) -> np.ndarray:
     """Scores after the geometric check (scores 0-100; inliers < 0 or unchecked = unchanged).
 
-    Confirmed pairs (>= CONFIRM inliers, or unchecked at or above the band) have their score
+    Confirmed pairs (>= CONFIRM inliers, SETTLED, or unchecked at or above the band) have their score
     mapped from [low, 100] onto [duplicate, 100]: at or above the duplicate threshold, order
     kept. Refuted pairs (< REFUTE inliers) are mapped onto [similar, duplicate): they can still
     be "similar", never duplicates. Pairs below the band are left alone.
@@ -292,7 +292,7 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     t = np.clip((s - lo) / (100.0 - lo), 0.0, 1.0)
     checked = s >= lo
     down = checked & (g >= 0) & (g < REFUTE)
-    up = checked & ((g >= CONFIRM) | ((s >= hi) & ~down))
+    up = checked & ((g >= CONFIRM) | (g == SETTLED) | ((s >= hi) & ~down))
     out = s.copy()
     out[up] = np.maximum(s[up], dup + (100.0 - dup) * t[up])
     held = np.minimum(s[down], sim + (dup - sim) * t[down])

@@ -334,3 +334,10 @@ def test_two_confirmed_copies_of_one_photo_need_no_check_between_them(tmp_path, 
         groups = lib.grouper(bundle).groups(bundle.thresholds["duplicate"])
         assert [len(g.ids) for g in groups] == [3]
         assert lib.scan([album], bundle=bundle).verified == 0     # settled stays settled
+        # the pair of copies shows the score compare gives it (compare runs the check)
+        from lookalike.core.library import compare_files
+        x, y = int(ca[cg == verify.SETTLED][0]), int(cb[cg == verify.SETTLED][0])
+        ga, gb, gs = lib.grouper(bundle).pairs()
+        shown = float(gs[((ga == x) & (gb == y)) | ((ga == y) & (gb == x))][0])
+        paths = [r.path for r in lib.catalog.files([x, y])]
+        assert compare_files(*paths, bundle) == pytest.approx(shown, abs=0.01)
