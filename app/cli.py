@@ -267,13 +267,13 @@ def cmd_groups(args):
 
 def cmd_compare(args):
     from lookalike.core.decode import DecodeError
-    from lookalike.core.library import compare_files, verdict
+    from lookalike.core.library import compare_in_library, default_library_dir, verdict
     bundle = _bundle(args, None) if args.model else _bundle_for_readonly(args)
     for p in (args.a, args.b):
         if not os.path.exists(p):
             raise Failure(f"no such file: {p}")
     try:
-        score = compare_files(args.a, args.b, bundle)
+        score = compare_in_library(args.library or default_library_dir(), args.a, args.b, bundle)
     except DecodeError as exc:
         raise Failure(f"cannot read {exc}") from None
     t = bundle.thresholds["duplicate"] if args.threshold is None else args.threshold

@@ -208,9 +208,10 @@ class CompareView(QWidget):
     differences_ready = Signal()
     failed = Signal(str)
 
-    def __init__(self, jobs, bundle_fn, threshold_fn, parent=None):
+    def __init__(self, jobs, bundle_fn, threshold_fn, parent=None, library_fn=None):
         super().__init__(parent)
         self.jobs, self.bundle_fn, self.threshold_fn = jobs, bundle_fn, threshold_fn
+        self.library_fn = library_fn        # the library whose stored checks give the pair its score
         self.paths: list[str | None] = [None, None]
         self.meta: list[dict | None] = [None, None]
         self.score: float | None = None
@@ -366,11 +367,12 @@ class CompareView(QWidget):
             self.result_label.setText("Comparing…")
             a, b = self.paths
             bundle = self.bundle_fn()
+            lib_dir = self.library_fn() if self.library_fn else None
 
             def score(_p, _c):
                 from lookalike.core.hashing import full_digest
-                from lookalike.core.library import compare_files
-                s = compare_files(a, b, bundle)
+                from lookalike.core.library import compare_in_library
+                s = compare_in_library(lib_dir, a, b, bundle)
                 same = os.path.getsize(a) == os.path.getsize(b) and full_digest(a) == full_digest(b)
                 return s, same
 

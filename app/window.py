@@ -203,7 +203,8 @@ class MainWindow(QMainWindow):
         page.failed.connect(lambda msg: self.show_message(msg, error=True))
         self.slider.changed.connect(lambda _t: self.compare.update_verdict())
 
-        self.compare = CompareView(self.jobs, lambda: self.bundle, lambda: self.slider.value(), self)
+        self.compare = CompareView(self.jobs, lambda: self.bundle, lambda: self.slider.value(), self,
+                                   library_fn=lambda: str(self.library_dir))
         self.similar = SimilarView(self.jobs, self.thumbs, lambda: str(self.library_dir), lambda: self.bundle, self)
         self.similar.compare_requested.connect(self.show_compare)
         self.problems_table = QTableWidget(0, 2, self)

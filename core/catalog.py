@@ -365,6 +365,11 @@ class Catalog:
         arr = np.asarray(rows, np.int64).reshape(-1, 3)
         return arr[:, 0], arr[:, 1], arr[:, 2]
 
+    def pair_check(self, a: int, b: int) -> int | None:
+        """The stored check result of one pair of files, or None."""
+        r = self.db.execute("SELECT inliers FROM pair_checks WHERE a=? AND b=?", (min(a, b), max(a, b))).fetchone()
+        return int(r[0]) if r else None
+
     def put_pair_checks(self, rows):
         """rows: (a, b, inliers) with a < b."""
         self.db.executemany("INSERT OR REPLACE INTO pair_checks VALUES (?, ?, ?)",

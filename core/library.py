@@ -275,6 +275,27 @@ class Library:
         hits.sort(key=lambda h: -h[1])
         return [(r.path, round(s, 2)) for r, s in hits]
 
+    def stored_check(self, path_a, path_b) -> int | None:
+        """The check the last scan stored for these two files, when both are in the library and
+        unchanged on disk since (else None)."""
+        ids = []
+        for p in (path_a, path_b):
+            row = self.catalog.file_by_path(os.path.abspath(os.fspath(p)))
+            try:
+                st = os.stat(p)
+            except OSError:
+                return None
+            if row is None or row.size != st.st_size or row.mtime_ns != st.st_mtime_ns:
+                return None
+            ids.append(row.id)
+        return self.catalog.pair_check(*ids) if ids[0] != ids[1] else None
+
+    def compare(self, path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:
+        """`compare_files`, with the check the scan stored for this pair when there is one: the
+        score the groups show (the scan also checks low-scoring pairs inside a group)."""
+        stored = self.stored_check(path_a, path_b) if bundle.geometric_check else None
+        return compare_files(path_a, path_b, bundle, embedder, stored=stored)
+
     def _checked_hits(self, path, hits, bundle: Bundle):
         from . import verify
         try:
@@ -304,8 +325,19 @@ def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray
     return verify.adjust(s, g, thresholds, check_band)
 
 
-def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:
-    """Match score 0-100 of two files; identical bytes score 100."""
+def compare_in_library(library_dir, path_a, path_b, bundle: Bundle) -> float:
+    """The pair's score as the library at `library_dir` shows it (`Library.compare`), or
+    `compare_files` when there is no library there; never creates one."""
+    if library_dir is not None and (Path(library_dir).expanduser() / "catalog.sqlite").is_file():
+        with Library(library_dir) as lib:
+            return lib.compare(path_a, path_b, bundle)
+    return compare_files(path_a, path_b, bundle)
+
+
+def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None,
+                  stored: int | None = None) -> float:
+    """Match score 0-100 of two files; identical bytes score 100. `stored`: the pair's check
+    result kept by a scan (used instead of checking again)."""
     from .hashing import full_digest
     a, b = os.fspath(path_a), os.fspath(path_b)
     try:
@@ -325,18 +357,20 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     if bundle.geometric_check:
         from . import verify
-        score = checked_score(score, lambda: verify.Photo(a, min(bundle.input.size)), b, taken[0], taken[1], bundle)
+        score = checked_score(score, lambda: verify.Photo(a, min(bundle.input.size)), b, taken[0], taken[1], bundle,
+                              stored=stored)
     return score
 
 
-def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle) -> float:
-    """A pair's embedding score as the groups show it: the geometric check (in the model's check
-    band; photo_a() gives the first photo as a `verify.Photo`) and the two-shots hold."""
+def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored: int | None = None) -> float:
+    """A pair's embedding score as the groups show it: the geometric check (the `stored`
+    result of a scan, else a check in the model's check band; photo_a() gives the first photo
+    as a `verify.Photo`) and the two-shots hold."""
     from . import verify
     from .relation import hold_two_shots
     lo, hi = verify.band(bundle.thresholds, bundle.check_band)
-    g = verify.INCONCLUSIVE                     # not checked: the embedding settles it
-    if lo <= score < min(hi, 100.0):
+    g = verify.INCONCLUSIVE if stored is None else stored     # not checked: the embedding settles it
+    if stored is None and lo <= score < min(hi, 100.0):
         try:
             g = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds)
         except decode.DecodeError:

@@ -288,6 +288,24 @@ class _SamePicture:
         self.of.setdefault(x, set()).add(y)
         self.of.setdefault(y, set()).add(x)
 
+    def components(self, a, b) -> np.ndarray:
+        """Mask of the pairs (a, b) whose photos are in one group of copies (connected through
+        the pairs known so far)."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+        if not len(a) or not self.of:
+            return np.zeros(len(a), bool)
+        nodes = np.array(sorted(self.of), np.int64)
+        pos = {n: i for i, n in enumerate(nodes.tolist())}
+        u = [pos[x] for x, ys in self.of.items() for _ in ys]
+        v = [pos[y] for ys in self.of.values() for y in ys]
+        _, label = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(len(nodes),) * 2),
+                                        directed=False)
+        ia = np.searchsorted(nodes, a).clip(0, len(nodes) - 1)
+        ib = np.searchsorted(nodes, b).clip(0, len(nodes) - 1)
+        known = (nodes[ia] == a) & (nodes[ib] == b)
+        return known & (label[ia] == label[ib])
+
     def linked(self, x: int, y: int) -> bool:
         """Are both photos copies of one third photo?"""
         ox, oy = self.of.get(x), self.of.get(y)
@@ -322,22 +340,20 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     a, b, s = a[keep], b[keep], s[keep]
     dup = float(bundle.thresholds["duplicate"])
     ca, cb, cg = catalog.pair_checks()
+    stored = verify.pair_keys(ca, cb)
     if len(ca) and len(a):
         keys, shallow = verify.pair_keys(a, b), cg == verify.SHALLOW
-        done = np.isin(keys, verify.pair_keys(ca[~shallow], cb[~shallow]))
-        done |= np.isin(keys, verify.pair_keys(ca[shallow], cb[shallow])) & (s < dup)
+        done = np.isin(keys, stored[~shallow])
+        done |= np.isin(keys, stored[shallow]) & (s < dup)
         a, b, s = a[~done], b[~done], s[~done]
-    rep = Reporter("verify", len(a), progress, cancel)
-    rep.start()
-    if not len(a):
-        return 0
     order = np.lexsort((b, a))
     a, b, s = a[order], b[order], s[order]
-    paths = {r.id: r.path for r in catalog.files(np.union1d(a, b).tolist())}
-    target = min(bundle.input.size)
     same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb, cg >= verify.CONFIRM)
-    n_settled = 0
+    rep = Reporter("verify", len(a), progress, cancel)
+    rep.start()
+    target = min(bundle.input.size)
     cache: dict[int, object] = {}
+    paths: dict[int, object] = {}
 
     def photo(fid):
         """The photo with its quick keypoints made, or None when it cannot be read."""
@@ -351,38 +367,56 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
             log.exception("geometric check: cannot read %s", paths.get(fid))
             return fid, None
 
-    def pair(i):
-        pa, pb = cache[int(a[i])], cache[int(b[i])]
+    def pair(x, y, score):
+        pa, pb = cache[x], cache[y]
         if pa is None or pb is None:
             return verify.UNREADABLE
         try:
-            return verify.check_photos(pa, pb, float(s[i]), bundle.thresholds)
+            return verify.check_photos(pa, pb, score, bundle.thresholds)
         except decode.DecodeError:
             return verify.UNREADABLE
         except Exception:  # a pair must never stop the scan: it keeps its embedding score
-            log.exception("geometric check failed for %s and %s", paths.get(int(a[i])), paths.get(int(b[i])))
+            log.exception("geometric check failed for %s and %s", paths.get(x), paths.get(y))
             return verify.INCONCLUSIVE
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
+    def run(pool, a, b, s, settle: bool) -> int:
+        """Check these pairs a chunk at a time (committing each); returns how many were checked."""
+        paths.update((r.id, r.path) for r in catalog.files(np.setdiff1d(np.union1d(a, b), list(paths)).tolist()))
+        checked = 0
         for start in range(0, len(a), VERIFY_CHUNK):
             chunk = range(start, min(start + VERIFY_CHUNK, len(a)))
-            settled = [i for i in chunk if s[i] >= dup and same.linked(int(a[i]), int(b[i]))]
+            settled = [i for i in chunk if settle and s[i] >= dup and same.linked(int(a[i]), int(b[i]))]
             idx = sorted(set(chunk) - set(settled))
-            n_settled += len(settled)
             need = {int(x) for i in idx for x in (a[i], b[i])} - cache.keys()
             if len(cache) + len(need) > FEATURE_CACHE:
                 cache.clear()
                 need = {int(x) for i in idx for x in (a[i], b[i])}
             cache.update(pool.map(photo, sorted(need)))
-            results = list(pool.map(pair, idx))
+            results = list(pool.map(pair, *zip(*[(int(a[i]), int(b[i]), float(s[i])) for i in idx]))) if idx else []
             for i, g in zip(idx, results):
                 if g >= verify.CONFIRM:
                     same.add(int(a[i]), int(b[i]))
             with catalog.transaction():
                 catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)]
                                         + [(a[i], b[i], verify.SETTLED) for i in settled])
+            checked += len(idx)
             rep.tick(len(chunk))
-    return len(a) - n_settled
+        return checked
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
+        checked = run(pool, a, b, s, settle=True)
+        # Pairs below the band whose photos the check (or the embedding above the band) already
+        # puts in one picture's group: the group holds them, so their own check decides the
+        # score shown for them (two hard copies of one photo that the embedding scores low).
+        below = (es < lo) & np.isin(ea, live) & np.isin(eb, live)
+        below &= ~np.isin(verify.pair_keys(ea, eb), np.r_[stored, verify.pair_keys(a, b)])
+        ba, bb, bs = ea[below], eb[below], es[below]
+        one = same.components(ba, bb)
+        ba, bb, bs = ba[one], bb[one], bs[one]
+        if len(ba):
+            rep.total += len(ba)
+            checked += run(pool, ba, bb, bs, settle=False)
+    return checked
 
 
 def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,

@@ -282,7 +282,9 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     Confirmed pairs (>= CONFIRM inliers, SETTLED, or unchecked at or above the band) have their score
     mapped from [low, 100] onto [duplicate, 100]: at or above the duplicate threshold, order
     kept. Refuted pairs (< REFUTE inliers) are mapped onto [similar, duplicate): they can still
-    be "similar", never duplicates. Pairs below the band are left alone.
+    be "similar", never duplicates. Below the band (checked only when the pair's photos are
+    in one group of copies) a confirmed pair scores the duplicate threshold; the rest is left
+    alone.
     """
     s = np.asarray(s, np.float32)
     g = np.asarray(inliers)
@@ -292,7 +294,7 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     t = np.clip((s - lo) / (100.0 - lo), 0.0, 1.0)
     checked = s >= lo
     down = checked & (g >= 0) & (g < REFUTE)
-    up = checked & ((g >= CONFIRM) | (g == SETTLED) | ((s >= hi) & ~down))
+    up = (g >= CONFIRM) | (checked & ((g == SETTLED) | ((s >= hi) & ~down)))
     out = s.copy()
     out[up] = np.maximum(s[up], dup + (100.0 - dup) * t[up])
     held = np.minimum(s[down], sim + (dup - sim) * t[down])

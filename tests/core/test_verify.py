@@ -2,6 +2,7 @@
 scores the user sees follow."""
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -94,7 +95,9 @@ def test_adjust_moves_confirmed_up_refuted_down_and_keeps_the_rest():
     assert (up >= 90).all() and (np.diff(up) < 0).all() and (up >= s[:3]).all()
     assert (down < 90).all() and (down <= s[3:6]).all() and (down[:2] >= 80).all()
     assert out[6] == s[6]                                 # inconclusive: the embedding decides
-    assert (out[7:9] == s[7:9]).all()                     # below the floor: not checked, unchanged
+    assert out[7] == 90 and out[8] == s[8]                # below the floor (checked only inside a
+                                                          # group): confirmed = just a duplicate,
+                                                          # refuted = unchanged
     assert out[9] < 90                                    # even a perfect embedding score
 
 
@@ -341,3 +344,58 @@ def test_two_confirmed_copies_of_one_photo_need_no_check_between_them(tmp_path, 
         shown = float(gs[((ga == x) & (gb == y)) | ((ga == y) & (gb == x))][0])
         paths = [r.path for r in lib.catalog.files([x, y])]
         assert compare_files(*paths, bundle) == pytest.approx(shown, abs=0.01)
+
+
+def test_a_low_scoring_pair_inside_a_group_of_copies_is_checked_and_shown_as_a_duplicate(tmp_path, tiny_bundle, original):
+    """b and c are both copies of a; the embedding scores b~c below the check band (two hard
+    copies). Since the group holds them anyway, the check decides their score: confirmed,
+    they show as duplicates. A look-alike scoring as low outside any group is not checked."""
+    from lookalike.core import scanner
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
+    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    textured(2).save(album / "d.jpg", quality=92)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [80, 99.5]))
+        dup = bundle.thresholds["duplicate"]
+        lib.scan([album], bundle=bundle)
+        key = lib.model_key(bundle)
+        ids = {os.path.basename(r.path): r.id for r in lib.catalog.files()}
+        a, b, c, d = (ids[n] for n in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"))
+        # the embedding's verdicts, as a model that finds these copies hard would give them
+        with lib.catalog.transaction():
+            lib.catalog.db.execute("DELETE FROM pair_checks")
+            lib.catalog.put_edges(key, np.int64([a, a, b, c]), np.int64([b, c, c, d]),
+                                  np.float32([99.8, 90.0, 60.0, 60.0]), 50.0)
+        assert scanner.verify_edges(lib.catalog, key, bundle) == 2          # a~c in the band, then b~c
+        ca, cb, cg = lib.catalog.pair_checks()
+        checked = {frozenset((x, y)): g for x, y, g in zip(ca.tolist(), cb.tolist(), cg.tolist())}
+        assert set(checked) == {frozenset((a, c)), frozenset((b, c))}        # never c~d
+        assert checked[frozenset((b, c))] >= verify.CONFIRM
+        ga, gb, gs = lib.grouper(bundle).pairs()
+        shown = {frozenset((x, y)): z for x, y, z in zip(ga.tolist(), gb.tolist(), gs.tolist())}
+        assert shown[frozenset((b, c))] == pytest.approx(dup) and shown[frozenset((c, d))] == 60.0
+
+
+def test_compare_in_a_library_gives_the_score_the_groups_show(tmp_path, tiny_bundle, original):
+    """compare uses the check the scan stored for the pair (the scan may check pairs compare
+    alone would not, and the other way round); a file changed since is compared afresh."""
+    from lookalike.core.library import compare_files, compare_in_library
+    album = album_of(tmp_path, original, copy=True)
+    a, b = album / "a.jpg", album / "a-small.jpg"
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 99.999]))
+        lib.scan([album], bundle=bundle)
+        ids = [lib.catalog.file_by_path(str(p)).id for p in (a, b)]
+        assert lib.catalog.pair_check(*ids) >= verify.CONFIRM
+        with lib.catalog.transaction():          # as if the scan had found the pair different
+            lib.catalog.put_pair_checks([(min(ids), max(ids), 3)])
+        ga, gb, gs = lib.grouper(bundle).pairs()
+        shown = float(gs[(np.minimum(ga, gb) == min(ids)) & (np.maximum(ga, gb) == max(ids))][0])
+        assert shown < bundle.thresholds["duplicate"]
+    assert compare_in_library(tmp_path / "lib", a, b, bundle) == pytest.approx(shown, abs=0.01)
+    assert compare_files(a, b, bundle) > bundle.thresholds["duplicate"]       # checked afresh: a copy
+    b.write_bytes(b.read_bytes() + b"\0")                                     # changed since the scan
+    assert compare_in_library(tmp_path / "lib", a, b, bundle) > bundle.thresholds["duplicate"]
