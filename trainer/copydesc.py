@@ -228,6 +228,24 @@ def info_nce(emb, labels, ignore, temperature: float):
     return losses.NTXentLoss(temperature=temperature)(emb, labels, (a1, p, a2[keep], n[keep]))
 
 
+def region_margin(emb, labels, classes, cache: "FeatureCache", margin: float):
+    """Mean squared excess of the cosine over `margin` between copies of the two regions of
+    one region pair (two parts of one photo: alike in look, never the same picture, like the
+    kit's near-miss crops). InfoNCE counts them as one negative among hundreds; this term
+    pushes them apart directly."""
+    import torch
+    cls = np.asarray(classes)[np.asarray(labels)]
+    ph, kd = cache.class_photo[cls], cache.class_kind[cls]
+    pair = np.where(kd == WHOLE, -1, (kd - 1) // 2)
+    mask = (ph[:, None] == ph[None, :]) & (pair[:, None] == pair[None, :]) & (pair[:, None] >= 0)
+    mask &= cls[:, None] != cls[None, :]
+    if not mask.any():
+        return emb.sum() * 0.0
+    i, j = np.nonzero(np.triu(mask, 1))
+    cos = (emb[torch.from_numpy(i)] * emb[torch.from_numpy(j)]).sum(1)
+    return torch.relu(cos - margin).pow(2).mean()
+
+
 def koleo(emb, eps: float = 1e-8):
     """KoLeo: -mean log(distance to the nearest other vector); spreads the embeddings."""
     import torch
@@ -485,6 +503,9 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
         loss = info_nce(emb, lab, ign, float(tc["temperature"]))
         if float(tc["koleo"]):
             loss = loss + float(tc["koleo"]) * koleo(emb[0::2])
+        if float(tc.get("region_margin", 0.0)):
+            loss = loss + float(tc["region_margin"]) * region_margin(
+                emb, labels, classes, train_cache, float(tc.get("region_margin_cos", 0.5)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -62,6 +62,31 @@ def test_overlapping_region_and_its_photo_are_neither_positive_nor_negative():
     assert not ign[0, 3] and not ign[0, 0]
 
 
+def test_the_region_margin_pushes_apart_only_the_two_regions_of_one_photo():
+    from lookalike.trainer.copydesc import FeatureCache, region_margin
+    # classes: photo 0 whole, its regions A and B, photo 1 whole; two rows (copies) per class
+    cache = FeatureCache(np.zeros((4, 1), np.float16), [0, 1, 2, 3], [0, 0, 0, 1], [0, 1, 2, 0])
+    labels = np.repeat(np.arange(4), 2)
+    same = torch.nn.functional.normalize(torch.ones(8, 3), dim=1)      # everything alike
+    apart = same.clone()
+    apart[4:6] = torch.nn.functional.normalize(torch.tensor([1.0, -1.0, 0.0]), dim=0)   # region B apart
+    assert float(region_margin(same, labels, np.arange(4), cache, 0.5)) == pytest.approx(0.25)
+    assert float(region_margin(apart, labels, np.arange(4), cache, 0.5)) == 0.0     # whole/other photo alike: no cost
+
+
+def test_anchored_pairs_always_hold_the_unedited_picture():
+    from lookalike.trainer.copydesc import FeatureCache, sample_batch
+    # 6 photos, each one class of 5 rows; row 0 of each class is its unedited picture
+    rows_class = np.repeat(np.arange(6), 5)
+    cache = FeatureCache(np.zeros((30, 1), np.float16), rows_class, np.arange(6), np.zeros(6, np.int64))
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rows, labels, classes = sample_batch(cache, np.arange(6), 6, rng, anchor=1.0)
+        first = rows[0::2]
+        assert (first == np.array([cache.rows_of[c][0] for c in classes])).all()
+        assert (rows[1::2] != first).all()
+
+
 @pytest.fixture()
 def pool(tmp_path):
     folder = tmp_path / "pool"
