@@ -8,7 +8,7 @@ photos still give keypoints), keep mutual best matches that pass the ratio test,
 matches a RANSAC similarity transform (rotation, scale, translation) explains. The second image
 is also tried mirrored, since ORB descriptors are not mirror-invariant.
 
-It runs in two steps, cheapest first. The quick step looks at 500 keypoints on a 320-pixel
+It runs in two steps, cheapest first. The quick step looks at 500 keypoints on a 256-pixel
 copy made from the decode the embedding already did; it can only confirm (CONFIRM inliers).
 Pairs it does not confirm get the full step where it can change the decision at the duplicate
 threshold (`check_photos`): 1000 keypoints at 512 pixels, which confirms or refutes, and stops
@@ -35,7 +35,7 @@ from . import decode
 SIDE = 512              # long side of the luminance image of the full step
 N_FEATURES = 1000
 DECODE_TARGET = SIDE    # the full step decodes JPEGs in draft mode to a short side of at least this
-QUICK_SIDE = 320        # the quick step: long side, keypoints
+QUICK_SIDE = 256        # the quick step: long side, keypoints
 QUICK_FEATURES = 500
 QUICK_MIN_SIDE = 200    # a smaller quick image (a model with a tiny input lets JPEGs decode that
                         # small) is too coarse to tell look-alikes apart: the full step decides
