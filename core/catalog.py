@@ -16,7 +16,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class CatalogError(Exception):
@@ -84,6 +84,12 @@ CREATE TABLE IF NOT EXISTS not_duplicate_content (
     a TEXT NOT NULL, b TEXT NOT NULL, size_a INTEGER NOT NULL, size_b INTEGER NOT NULL,
     PRIMARY KEY (a, b)
 )
+""",
+    # the relation of a pair the check confirmed (core.verify.same_picture): 1 = one picture,
+    # 0 = two shots that share pixels; NULL = not judged (checked before version 5, or not
+    # confirmed): the pair is scored as before
+    4: """
+ALTER TABLE pair_checks ADD COLUMN same INTEGER
 """,
 }
 
@@ -360,20 +366,24 @@ class Catalog:
             self.db.execute("DELETE FROM edge_sets WHERE model_key=?", (model_key,))
 
     # -- geometric checks (core.verify), keyed by file ids with a < b ---------------------
-    def pair_checks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = self.db.execute("SELECT a, b, inliers FROM pair_checks").fetchall()
-        arr = np.asarray(rows, np.int64).reshape(-1, 3)
-        return arr[:, 0], arr[:, 1], arr[:, 2]
+    def pair_checks(self, relation: bool = False) -> tuple[np.ndarray, ...]:
+        """(a, b, inliers) of every stored check; with `relation`, also `same` (1: one picture,
+        0: two shots, -1: not judged)."""
+        rows = self.db.execute("SELECT a, b, inliers, COALESCE(same, -1) FROM pair_checks").fetchall()
+        arr = np.asarray(rows, np.int64).reshape(-1, 4)
+        return (arr[:, 0], arr[:, 1], arr[:, 2]) + ((arr[:, 3],) if relation else ())
 
-    def pair_check(self, a: int, b: int) -> int | None:
-        """The stored check result of one pair of files, or None."""
-        r = self.db.execute("SELECT inliers FROM pair_checks WHERE a=? AND b=?", (min(a, b), max(a, b))).fetchone()
-        return int(r[0]) if r else None
+    def pair_check(self, a: int, b: int) -> tuple[int, bool | None] | None:
+        """The stored check result of one pair of files, (inliers, same: one picture / two shots
+        / None: not judged), or None."""
+        r = self.db.execute("SELECT inliers, same FROM pair_checks WHERE a=? AND b=?", (min(a, b), max(a, b))).fetchone()
+        return (int(r[0]), None if r[1] is None else bool(r[1])) if r else None
 
     def put_pair_checks(self, rows):
-        """rows: (a, b, inliers) with a < b."""
-        self.db.executemany("INSERT OR REPLACE INTO pair_checks VALUES (?, ?, ?)",
-                            [(int(a), int(b), int(g)) for a, b, g in rows])
+        """rows: (a, b, inliers) or (a, b, inliers, same) with a < b; same: True/False/None."""
+        self.db.executemany("INSERT OR REPLACE INTO pair_checks (a, b, inliers, same) VALUES (?, ?, ?, ?)",
+                            [(int(r[0]), int(r[1]), int(r[2]), None if len(r) < 4 or r[3] is None else int(r[3]))
+                             for r in rows])
 
     # -- "not a duplicate" --------------------------------------------------------------
     def add_not_duplicate(self, a, b):

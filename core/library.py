@@ -275,7 +275,7 @@ class Library:
         hits.sort(key=lambda h: -h[1])
         return [(r.path, round(s, 2)) for r, s in hits]
 
-    def stored_check(self, path_a, path_b) -> int | None:
+    def stored_check(self, path_a, path_b):
         """The check the last scan stored for these two files, when both are in the library and
         unchanged on disk since (else None)."""
         ids = []
@@ -288,7 +288,9 @@ class Library:
             if row is None or row.size != st.st_size or row.mtime_ns != st.st_mtime_ns:
                 return None
             ids.append(row.id)
-        return self.catalog.pair_check(*ids) if ids[0] != ids[1] else None
+        stored = self.catalog.pair_check(*ids) if ids[0] != ids[1] else None
+        from .verify import Result
+        return Result(*stored) if stored else None
 
     def compare(self, path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:
         """`compare_files`, with the check the scan stored for this pair when there is one: the
@@ -312,17 +314,19 @@ def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray
     """Edge scores after the stored geometric checks (core.verify.adjust); unchecked edges keep
     their embedding score."""
     from . import verify
-    ca, cb, cg = catalog.pair_checks()
+    ca, cb, cg, csame = catalog.pair_checks(relation=True)
     g = np.full(len(s), verify.INCONCLUSIVE, np.int64)
+    same = np.full(len(s), -1, np.int64)
     if len(ca) and len(s):
         keys = verify.pair_keys(ca, cb)
         order = np.argsort(keys)
-        keys, cg = keys[order], cg[order]
+        keys, cg, csame = keys[order], cg[order], csame[order]
         q = verify.pair_keys(a, b)
         pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
         hit = keys[pos] == q
         g[hit] = cg[pos[hit]]
-    return verify.adjust(s, g, thresholds, check_band)
+        same[hit] = csame[pos[hit]]
+    return verify.adjust(s, g, thresholds, check_band, same)
 
 
 def compare_in_library(library_dir, path_a, path_b, bundle: Bundle) -> float:
@@ -335,7 +339,7 @@ def compare_in_library(library_dir, path_a, path_b, bundle: Bundle) -> float:
 
 
 def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None,
-                  stored: int | None = None) -> float:
+                  stored=None) -> float:
     """Match score 0-100 of two files; identical bytes score 100. `stored`: the pair's check
     result kept by a scan (used instead of checking again)."""
     from .hashing import full_digest
@@ -362,20 +366,22 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     return score
 
 
-def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored: int | None = None) -> float:
+def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored=None) -> float:
     """A pair's embedding score as the groups show it: the geometric check (the `stored`
     result of a scan, else a check in the model's check band; photo_a() gives the first photo
     as a `verify.Photo`) and the two-shots hold."""
     from . import verify
     from .relation import hold_two_shots
     lo, hi = verify.band(bundle.thresholds, bundle.check_band)
-    g = verify.INCONCLUSIVE if stored is None else stored     # not checked: the embedding settles it
+    r = verify.Result(verify.INCONCLUSIVE) if stored is None else stored    # not checked: the embedding settles it
     if stored is None and lo <= score < min(hi, 100.0):
         try:
-            g = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds)
+            r = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds)
         except decode.DecodeError:
-            g = verify.UNREADABLE
-    score = float(verify.adjust(np.float32([score]), np.int64([g]), bundle.thresholds, bundle.check_band)[0])
+            r = verify.Result(verify.UNREADABLE)
+    same = np.int64([-1 if r.same is None else int(r.same)])
+    score = float(verify.adjust(np.float32([score]), np.int64([r.inliers]), bundle.thresholds, bundle.check_band,
+                                same)[0])
     return float(hold_two_shots(np.float32([score]), [taken_a], [taken_b], bundle.thresholds)[0])
 
 

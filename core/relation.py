@@ -19,6 +19,11 @@ apart, from the same ORB matches:
 `relate` returns these numbers; the thresholds that turn them into a verdict are measured in
 bench/moment_rules.py on real shots (bench/make_moments.py) and edited copies (the kit).
 
+The scan's check (core.verify) asks `same_picture` for every pair it confirms, with the
+transform its RANSAC fitted: the overlap is worked out from that transform and the two image
+sizes (no pixels), and only when one photo covers most of the other is the change measured,
+on luminance images of at most CHANGE_SIDE pixels.
+
 Pixels cannot tell one thing apart: once tones are matched, a tripod exposure bracket or two
 frames of a still scene are an exposure edit of each other. The files can: a camera writes
 when each shot was taken, and a copy keeps that time or drops it. `two_shots` /
@@ -39,6 +44,12 @@ RANSAC_PX = 5.0
 CHANGE_LEVEL = 24       # a tone-matched difference above this (of 255) counts as changed
 HOLD_MARGIN = 0.01      # held pairs sit this far below the duplicate threshold (scores show 2 decimals)
 BLUR_SIGMA = 1.0        # (at half size) smooth noise, JPEG and resampling away before comparing
+CHANGE_SIDE = 256       # long side of the luminance images the change is measured on
+# the same picture: one photo covers at least SAME_COVER of the other and at most SAME_CHANGE of
+# the overlap differs after tone matching (limits measured on the real-shot set only,
+# bench/moment_rules.py; the kit's edited copies are the held-out check)
+SAME_COVER = 0.8
+SAME_CHANGE = 0.05
 
 
 @dataclass
@@ -112,26 +123,33 @@ def _hull_share(pts, shape) -> float:
     return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
 
 
+TONE_BINS = 32          # the tone curve: one level per this many equal-count bins of b's tones
+
+
 def _tone_change(a, b_warped, mask) -> float:
-    """Share of the overlap that differs once b's tones are mapped onto a's."""
+    """Share of the overlap that differs once b's tones are mapped onto a's: a monotonic tone
+    curve b -> a (the median of a in each of TONE_BINS equal-count bins of b's tones, then a
+    running maximum), on both images blurred a little and rounded to 256 levels (histograms
+    instead of sorting: this runs for every pair the check confirms)."""
     import cv2
-    if mask.sum() < 100:
+    m = cv2.erode((mask > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
+    a = cv2.GaussianBlur(a, (0, 0), BLUR_SIGMA)
+    b = cv2.GaussianBlur(b_warped, (0, 0), BLUR_SIGMA)
+    b_levels = cv2.calcHist([b], [0], m, [256], [0, 256]).ravel().astype(np.int64)
+    n = int(b_levels.sum())
+    if n < 100:
         return 1.0
-    a = cv2.GaussianBlur(a.astype(np.float32), (0, 0), BLUR_SIGMA)
-    b = cv2.GaussianBlur(b_warped.astype(np.float32), (0, 0), BLUR_SIGMA)
-    m = mask > 0
-    m = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    if m.sum() < 100:
-        return 1.0
-    av, bv = a[m], b[m]
-    # monotonic tone curve b -> a: median of a in each of 32 bins of b, then cumulative max
-    edges = np.quantile(bv, np.linspace(0, 1, 33))
-    idx = np.clip(np.searchsorted(edges, bv, side="right") - 1, 0, 31)
-    med = np.array([np.median(av[idx == i]) if np.any(idx == i) else np.nan for i in range(32)])
-    ok = ~np.isnan(med)
-    med = np.interp(np.arange(32), np.flatnonzero(ok), med[ok])
-    med = np.maximum.accumulate(med)
-    return float(np.mean(np.abs(av - med[idx]) > CHANGE_LEVEL))
+    below = np.cumsum(b_levels) - b_levels
+    level_bin = np.minimum(TONE_BINS - 1, below * TONE_BINS // n).astype(np.uint8)   # b's level -> its bin
+    hist = cv2.calcHist([cv2.LUT(b, level_bin), a], [0, 1], m, [TONE_BINS, 256],
+                        [0, TONE_BINS, 0, 256]).astype(np.int64)
+    counts = hist.sum(axis=1)
+    cum = np.cumsum(hist, axis=1)
+    med = np.argmax(cum * 2 >= counts[:, None], axis=1).astype(np.float64)   # each bin's median of a
+    ok = counts > 0
+    med = np.maximum.accumulate(np.interp(np.arange(TONE_BINS), np.flatnonzero(ok), med[ok]))
+    far = np.abs(np.arange(256)[None, :] - med[:, None]) > CHANGE_LEVEL     # (bin, a's level) changed
+    return float(hist[far].sum()) / n
 
 
 def _relate_side(va: View, pb, db, b_plain, mirrored) -> Relation:
@@ -151,21 +169,66 @@ def _relate_side(va: View, pb, db, b_plain, mirrored) -> Relation:
     r.cover_b = _hull_share(dst[inl], b_plain.shape)
     r.scale = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
     if r.inliers >= 8:
-        # compared at half size: the change that matters is larger than a few pixels
-        a_small = cv2.resize(va.plain, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        b_small = cv2.resize(b_plain, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        Ms = M.copy()
-        Ms[:, 2] *= 0.5
-        h, w = a_small.shape
-        inv = cv2.invertAffineTransform(Ms)
-        warped = cv2.warpAffine(b_small, inv, (w, h), flags=cv2.INTER_LINEAR)
-        valid = cv2.warpAffine(np.full(b_small.shape, 255, np.uint8), inv, (w, h), flags=cv2.INTER_NEAREST)
-        r.overlap = float((valid > 0).mean())
-        back = cv2.warpAffine(np.full(a_small.shape, 255, np.uint8), Ms, b_small.shape[::-1],
-                              flags=cv2.INTER_NEAREST)
-        r.overlap_b = float((back > 0).mean())
-        r.change = _tone_change(a_small, warped, valid)
+        r.overlap, r.overlap_b = overlaps(M, va.plain.shape, b_plain.shape)
+        r.change = change(M, va.plain.shape, b_plain.shape, small(va.plain), small(b_plain))
     return r
+
+
+def small(gray: np.ndarray) -> np.ndarray:
+    """A luminance image reduced to at most CHANGE_SIDE pixels on the long side (what `change`
+    compares)."""
+    import cv2
+    h, w = gray.shape
+    f = CHANGE_SIDE / max(h, w)
+    if f >= 1.0:
+        return gray
+    return cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def _rect(shape) -> np.ndarray:
+    h, w = shape[:2]
+    return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+
+
+def overlaps(M: np.ndarray, shape_a, shape_b) -> tuple[float, float]:
+    """(share of photo a that photo b covers, share of b that a covers) when M (2x3, a
+    similarity transform from a's pixel coordinates to b's) lays one onto the other; from the
+    two rectangles alone."""
+    import cv2
+    a_on_b = cv2.transform(_rect(shape_a)[None], np.asarray(M, np.float64))[0].astype(np.float32)
+    area, _ = cv2.intersectConvexConvex(a_on_b, _rect(shape_b))
+    scale2 = abs(float(np.linalg.det(np.asarray(M, np.float64)[:, :2])))
+    (ha, wa), (hb, wb) = shape_a[:2], shape_b[:2]
+    on_b = float(area) / float(hb * wb)
+    on_a = float(area) / max(scale2, 1e-12) / float(ha * wa)
+    return min(1.0, on_a), min(1.0, on_b)
+
+
+def change(M: np.ndarray, shape_a, shape_b, small_a: np.ndarray, small_b: np.ndarray) -> float:
+    """Share of the overlap of a and b that differs once b's tones are mapped onto a's. M maps
+    a's pixel coordinates (an image of shape_a) to b's (shape_b); small_a/small_b are the two
+    luminance images at a reduced size (`small`)."""
+    import cv2
+    fa = np.float64([small_a.shape[1] / shape_a[1], small_a.shape[0] / shape_a[0]])
+    fb = np.float64([small_b.shape[1] / shape_b[1], small_b.shape[0] / shape_b[0]])
+    M = np.asarray(M, np.float64)
+    Ms = np.empty((2, 3))
+    Ms[:, :2] = fb[:, None] * M[:, :2] / fa[None, :]
+    Ms[:, 2] = fb * M[:, 2]
+    h, w = small_a.shape
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP      # Ms maps a's pixels to where they are on b
+    warped = cv2.warpAffine(small_b, Ms, (w, h), flags=flags)
+    valid = cv2.warpAffine(np.full(small_b.shape, 255, np.uint8), Ms, (w, h),
+                           flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    return _tone_change(small_a, warped, valid)
+
+
+def same_picture(M: np.ndarray, shape_a, shape_b, small_a, small_b) -> bool:
+    """Do two photos that share pixels (M: the fitted transform from a to b) show one picture?
+    One of them covers most of the other and, tones matched, nothing else changed."""
+    if max(overlaps(M, shape_a, shape_b)) < SAME_COVER:
+        return False
+    return change(M, shape_a, shape_b, small_a, small_b) <= SAME_CHANGE
 
 
 def relate(va: View, vb: View) -> Relation:

@@ -339,7 +339,7 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO) & (s < hi)   # settled pairs count among the best
     a, b, s = a[keep], b[keep], s[keep]
     dup = float(bundle.thresholds["duplicate"])
-    ca, cb, cg = catalog.pair_checks()
+    ca, cb, cg, csame = catalog.pair_checks(relation=True)
     stored = verify.pair_keys(ca, cb)
     if len(ca) and len(a):
         keys, shallow = verify.pair_keys(a, b), cg == verify.SHALLOW
@@ -348,7 +348,8 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
         a, b, s = a[~done], b[~done], s[~done]
     order = np.lexsort((b, a))
     a, b, s = a[order], b[order], s[order]
-    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb, cg >= verify.CONFIRM)
+    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
+                        (cg >= verify.CONFIRM) & (csame != 0))      # two shots that share pixels are not copies
     rep = Reporter("verify", len(a), progress, cancel)
     rep.start()
     target = min(bundle.input.size)
@@ -370,14 +371,14 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     def pair(x, y, score):
         pa, pb = cache[x], cache[y]
         if pa is None or pb is None:
-            return verify.UNREADABLE
+            return verify.Result(verify.UNREADABLE)
         try:
             return verify.check_photos(pa, pb, score, bundle.thresholds)
         except decode.DecodeError:
-            return verify.UNREADABLE
+            return verify.Result(verify.UNREADABLE)
         except Exception:  # a pair must never stop the scan: it keeps its embedding score
             log.exception("geometric check failed for %s and %s", paths.get(x), paths.get(y))
-            return verify.INCONCLUSIVE
+            return verify.Result(verify.INCONCLUSIVE)
 
     def run(pool, a, b, s, settle: bool) -> int:
         """Check these pairs a chunk at a time (committing each); returns how many were checked."""
@@ -393,11 +394,11 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
                 need = {int(x) for i in idx for x in (a[i], b[i])}
             cache.update(pool.map(photo, sorted(need)))
             results = list(pool.map(pair, *zip(*[(int(a[i]), int(b[i]), float(s[i])) for i in idx]))) if idx else []
-            for i, g in zip(idx, results):
-                if g >= verify.CONFIRM:
+            for i, r in zip(idx, results):
+                if r.inliers >= verify.CONFIRM and r.same is not False:
                     same.add(int(a[i]), int(b[i]))
             with catalog.transaction():
-                catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)]
+                catalog.put_pair_checks([(a[i], b[i], *r) for i, r in zip(idx, results)]
                                         + [(a[i], b[i], verify.SETTLED) for i in settled])
             checked += len(idx)
             rep.tick(len(chunk))

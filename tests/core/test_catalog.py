@@ -32,6 +32,29 @@ def test_catalog_from_an_older_schema_migrates_and_keeps_its_data(tmp_path):
     cat.close()
 
 
+def test_checks_stored_before_the_relation_was_judged_read_as_not_judged(tmp_path):
+    """A catalog of version 4 holds inliers only: after the migration its checks read as "not
+    judged" (-1), which scores them as before; new checks store their relation."""
+    make_v1_catalog(tmp_path / "c.sqlite")
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    for version in range(1, 4):
+        for stmt in catalog_mod.MIGRATIONS[version].split(";"):
+            if stmt.strip():
+                db.execute(stmt)
+    db.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    db.execute("INSERT INTO files (path, size, mtime_ns) VALUES (?, 11, 21)", (b"/photos/b.jpg",))
+    db.execute("INSERT INTO pair_checks VALUES (1, 2, 150)")
+    db.commit()
+    db.close()
+    cat = Catalog(tmp_path / "c.sqlite")
+    assert [x.tolist() for x in cat.pair_checks(relation=True)] == [[1], [2], [150], [-1]]
+    with cat.transaction():
+        cat.put_pair_checks([(1, 2, 150, False)])
+    assert [x.tolist() for x in cat.pair_checks(relation=True)] == [[1], [2], [150], [0]]
+    assert [x.tolist() for x in cat.pair_checks()] == [[1], [2], [150]]
+    cat.close()
+
+
 def test_catalog_from_a_newer_version_is_refused(tmp_path):
     make_v1_catalog(tmp_path / "c.sqlite")
     db = sqlite3.connect(tmp_path / "c.sqlite")

@@ -111,3 +111,79 @@ def test_two_shots_taken_at_different_times_are_similar_never_duplicates(tmp_pat
     assert main(["--model", tiny_bundle, "similar", str(tmp_path / "first.jpg"), "--json"]) == 0
     found = {os.path.basename(h["path"]): h["score"] for h in json.loads(capsys.readouterr().out)}
     assert found["second.jpg"] == first_second
+
+
+def moved_objects(shot):
+    """The same tripod view twice, a grey box and a grey disc moved between the shots."""
+    before, after = shot.copy(), shot.copy()
+    grey = (128, 128, 128)
+    ImageDraw.Draw(before).rectangle((60, 120, 200, 220), fill=grey)
+    ImageDraw.Draw(before).ellipse((420, 60, 560, 160), fill=grey)
+    ImageDraw.Draw(after).rectangle((380, 300, 520, 400), fill=grey)
+    ImageDraw.Draw(after).ellipse((80, 330, 220, 430), fill=grey)
+    return before, after
+
+
+def test_objects_moved_between_two_shots_are_similar_never_duplicates(tmp_path, tiny_bundle, capsys):
+    """The check finds the pixels the two shots share (the background), which used to lift
+    the pair into the duplicate band; the relation says they are two shots, so the groups,
+    compare and similar give it one score in the similar band. An edited copy of one shot (no
+    capture time to tell) is still a duplicate."""
+    import json
+    import os
+
+    from lookalike.app.cli import main
+    from lookalike.core.library import Library
+    before, after = moved_objects(scene((640, 480), seed=3))
+    before.save(tmp_path / "before.png")
+    after.save(tmp_path / "after.png")
+    ImageEnhance.Brightness(before.resize((560, 420), Image.LANCZOS)).enhance(1.3).save(tmp_path / "copy.jpg", quality=90)
+
+    def compare(x, y):
+        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert compare("before.png", "after.png")["verdict"] == "similar"
+    assert compare("before.png", "copy.jpg")["verdict"] == "duplicate"
+    lib_dir = tmp_path / "lib"
+    assert main(["-q", "--library", str(lib_dir), "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
+    assert main(["--library", str(lib_dir), "--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
+                 "--relative-to", str(tmp_path)]) == 0
+    capsys.readouterr()
+    pairs = {frozenset(p[:2]): p[2] for p in json.loads((tmp_path / "g.json").read_text())["pairs"]}
+    moved = pairs[frozenset(["before.png", "after.png"])]
+    assert 90.0 <= moved < 97.0                            # the tiny model's similar / duplicate
+    assert round(moved, 2) == compare("before.png", "after.png")["score"]      # (compare shows 2 decimals)
+    assert pairs[frozenset(["before.png", "copy.jpg"])] >= 97.0
+    assert main(["--library", str(lib_dir), "--model", tiny_bundle, "similar", str(tmp_path / "before.png"),
+                 "--json"]) == 0
+    found = {os.path.basename(h["path"]): h["score"] for h in json.loads(capsys.readouterr().out)}
+    assert found["after.png"] == round(moved, 2)
+    with Library(lib_dir) as lib:                          # the verdict is stored with the inliers
+        a, b, g, same = lib.catalog.pair_checks(relation=True)
+        ids = {os.path.basename(r.path): r.id for r in lib.catalog.files()}
+    judged = {frozenset((int(x), int(y))): int(v) for x, y, v in zip(a, b, same)}
+    assert judged[frozenset((ids["before.png"], ids["after.png"]))] == 0
+    assert judged[frozenset((ids["before.png"], ids["copy.jpg"]))] == 1
+
+
+def test_the_overlap_comes_from_the_transform():
+    """Two 400x300 photos, b shifted 100 px right of a at the same scale: each covers 3/4 of
+    the other. a at half scale on a b of twice its size: b covers all of a, a covers a
+    sixteenth of b."""
+    shift = np.float64([[1, 0, -100], [0, 1, 0]])         # a's pixel (x, y) is b's (x - 100, y)
+    assert relation.overlaps(shift, (300, 400), (300, 400)) == pytest.approx((0.75, 0.75))
+    half = np.float64([[0.5, 0, 0], [0, 0.5, 0]])
+    assert relation.overlaps(half, (300, 400), (600, 800)) == pytest.approx((1.0, 0.0625))
+
+
+def test_adjust_holds_two_shots_in_the_similar_band():
+    from lookalike.core import verify
+    th = {"duplicate": 90.0, "similar": 80.0}
+    s = np.float32([99, 85, 72, 85])
+    g = np.int64([200, 200, 200, 200])
+    same = np.int64([0, 0, 0, 1])
+    out = verify.adjust(s, g, th, same=same)
+    assert 80 <= out[0] < 90 and out[1] == s[1] and out[2] == 80    # two shots: similar, never more
+    assert out[3] >= 90                                             # one picture: a duplicate
+    assert (verify.adjust(s, g, th) >= 90).all()                    # not judged: as before

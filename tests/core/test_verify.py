@@ -186,7 +186,7 @@ def test_a_failing_check_leaves_the_pair_to_the_embedding(tmp_path, tiny_bundle,
 
     def broken(fa, fb):
         raise RuntimeError("OpenCV said no")
-    monkeypatch.setattr(verify, "check", broken)
+    monkeypatch.setattr(verify, "match", broken)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(tiny_bundle)
         stats = lib.scan([album], bundle=bundle)                # completes
@@ -389,7 +389,7 @@ def test_compare_in_a_library_gives_the_score_the_groups_show(tmp_path, tiny_bun
         bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 99.999]))
         lib.scan([album], bundle=bundle)
         ids = [lib.catalog.file_by_path(str(p)).id for p in (a, b)]
-        assert lib.catalog.pair_check(*ids) >= verify.CONFIRM
+        assert lib.catalog.pair_check(*ids)[0] >= verify.CONFIRM
         with lib.catalog.transaction():          # as if the scan had found the pair different
             lib.catalog.put_pair_checks([(min(ids), max(ids), 3)])
         ga, gb, gs = lib.grouper(bundle).pairs()
