@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .decode import Capture
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class CatalogError(Exception):
@@ -91,6 +93,16 @@ CREATE TABLE IF NOT EXISTS not_duplicate_content (
     4: """
 ALTER TABLE pair_checks ADD COLUMN same INTEGER
 """,
+    # the capture facts as the camera wrote them (core.decode.Capture), apart from taken_at
+    # (the date shown, which falls back to the DateTime editors rewrite). Files scanned before
+    # get their old taken_at as the capture time, so they are judged as before until they change
+    5: """
+ALTER TABLE files ADD COLUMN shot_at TEXT;
+ALTER TABLE files ADD COLUMN shot_subsec TEXT;
+ALTER TABLE files ADD COLUMN exposure REAL;
+ALTER TABLE files ADD COLUMN camera TEXT;
+UPDATE files SET shot_at = taken_at
+""",
 }
 
 
@@ -105,6 +117,16 @@ class FileRow:
     height: int | None
     taken_at: str | None
     error: str | None
+    shot_at: str | None = None       # EXIF DateTimeOriginal (see core.decode.Capture)
+    shot_subsec: str | None = None
+    exposure: float | None = None
+    camera: str | None = None
+
+    def capture(self) -> Capture:
+        return Capture(self.taken_at, self.shot_at, self.shot_subsec, self.exposure, self.camera)
+
+
+_FILE_COLUMNS = "id, path, size, mtime_ns, hash, width, height, taken_at, error, shot_at, shot_subsec, exposure, camera"
 
 
 def enc(path: str) -> bytes:
@@ -198,7 +220,7 @@ class Catalog:
                 self.db.execute("SELECT id, path, size, mtime_ns FROM files")}
 
     def files(self, ids=None) -> list[FileRow]:
-        q = "SELECT id, path, size, mtime_ns, hash, width, height, taken_at, error FROM files"
+        q = f"SELECT {_FILE_COLUMNS} FROM files"
         if ids is None:
             rows = self.db.execute(q + " ORDER BY id").fetchall()
         else:
@@ -210,8 +232,7 @@ class Catalog:
         return [FileRow(r[0], dec(r[1]), *r[2:]) for r in rows]
 
     def file_by_path(self, path) -> FileRow | None:
-        r = self.db.execute("SELECT id, path, size, mtime_ns, hash, width, height, taken_at, error "
-                            "FROM files WHERE path=?", (enc(path),)).fetchone()
+        r = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path=?", (enc(path),)).fetchone()
         return FileRow(r[0], dec(r[1]), *r[2:]) if r else None
 
     def insert_file(self, path, size, mtime_ns) -> int:
@@ -222,7 +243,8 @@ class Catalog:
     def reset_file(self, file_id, size, mtime_ns):
         """The file changed on disk: forget everything derived from its old bytes."""
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=NULL, width=NULL, height=NULL, "
-                        "taken_at=NULL, error=NULL WHERE id=?", (size, mtime_ns, file_id))
+                        "taken_at=NULL, error=NULL, shot_at=NULL, shot_subsec=NULL, exposure=NULL, camera=NULL "
+                        "WHERE id=?", (size, mtime_ns, file_id))
         self.db.execute("DELETE FROM vectors WHERE file_id=?", (file_id,))
         self.db.execute("DELETE FROM pair_checks WHERE a=? OR b=?", (file_id, file_id))
 
@@ -237,9 +259,13 @@ class Catalog:
     def set_hashes(self, pairs):
         self.db.executemany("UPDATE files SET hash=? WHERE id=?", [(h, i) for i, h in pairs])
 
-    def set_decoded(self, file_id, width, height, taken_at):
-        self.db.execute("UPDATE files SET width=?, height=?, taken_at=?, error=NULL WHERE id=?",
-                        (width, height, taken_at, file_id))
+    def set_decoded(self, file_id, width, height, capture: Capture | str | None):
+        """What decoding a file told: its size and capture facts (a Capture; a date alone, as
+        older callers pass, is the shown date only)."""
+        c = capture if isinstance(capture, Capture) else Capture(taken_at=capture)
+        self.db.execute("UPDATE files SET width=?, height=?, taken_at=?, shot_at=?, shot_subsec=?, exposure=?, "
+                        "camera=?, error=NULL WHERE id=?",
+                        (width, height, c.taken_at, c.original, c.subsec, c.exposure, c.camera, file_id))
 
     def set_error(self, file_id, reason):
         self.db.execute("UPDATE files SET error=? WHERE id=?", (reason, file_id))

@@ -200,10 +200,11 @@ class Library:
         return out
 
     def _hold_two_shots(self, a, b, s, thresholds):
-        """Pairs of photos taken at different times are two shots: never duplicates."""
+        """Pairs of photos whose capture facts differ are two shots: never duplicates."""
         from .relation import hold_two_shots
-        taken = {r.id: r.taken_at for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
-        return hold_two_shots(s, [taken.get(x) for x in a.tolist()], [taken.get(y) for y in b.tolist()],
+        shot = {r.id: r.capture() for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
+        none = decode.Capture()
+        return hold_two_shots(s, [shot.get(x, none) for x in a.tolist()], [shot.get(y, none) for y in b.tolist()],
                               thresholds)
 
     def not_duplicate(self, paths) -> int:
@@ -306,7 +307,7 @@ class Library:
             return hits
         query = verify.Photo(os.fspath(path), min(bundle.input.size),   # keypoints made once, when needed
                              *verify.check_images(d.image, d.image.size == (d.width, d.height)))
-        return [(row, checked_score(s, lambda: query, row.path, d.taken_at, row.taken_at, bundle))
+        return [(row, checked_score(s, lambda: query, row.path, d.capture, row.capture(), bundle))
                 for row, s in hits]
 
 
@@ -352,11 +353,11 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     embedder = embedder or Embedder(bundle)
     vecs, taken = [], []
     for p in (a, b):
-        _, arr, _, _, taken_at, err = scanner.prepare(0, p, bundle)
+        _, arr, _, _, capture, err = scanner.prepare(0, p, bundle)
         if err:
             raise decode.DecodeError(f"{p}: {err}")
         vecs.append(arr)
-        taken.append(taken_at)
+        taken.append(capture)
     v = embedder.embed_arrays(np.stack(vecs))
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     if bundle.geometric_check:
@@ -369,7 +370,7 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
 def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored=None) -> float:
     """A pair's embedding score as the groups show it: the geometric check (the `stored`
     result of a scan, else a check in the model's check band; photo_a() gives the first photo
-    as a `verify.Photo`) and the two-shots hold."""
+    as a `verify.Photo`) and the two-shots hold (taken_a, taken_b: the photos' `decode.Capture`)."""
     from . import verify
     from .relation import hold_two_shots
     lo, hi = verify.band(bundle.thresholds, bundle.check_band)

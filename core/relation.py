@@ -26,12 +26,13 @@ on luminance images of at most CHANGE_SIDE pixels.
 
 Pixels cannot tell one thing apart: once tones are matched, a tripod exposure bracket or two
 frames of a still scene are an exposure edit of each other. The files can: a camera writes
-when each shot was taken, and a copy keeps that time or drops it. `two_shots` /
-`hold_two_shots` apply this: two photos whose capture times are both known and differ are two
-shots of a moment, at most "similar", never duplicates.
+when each shot was taken (to the sub-second) and how long it exposed, and a copy keeps these
+or drops them. `two_shots` / `hold_two_shots` apply this: two photos whose capture facts are
+known and differ are two shots of a moment, at most "similar", never duplicates.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import astuple, dataclass, fields
 
 import numpy as np
@@ -241,15 +242,30 @@ def relate(va: View, vb: View) -> Relation:
     return r
 
 
-def two_shots(taken_a: str | None, taken_b: str | None) -> bool:
-    """Both photos say when they were taken (EXIF, as the catalog stores it), and the times
-    differ: two shots, not one picture."""
-    return bool(taken_a) and bool(taken_b) and taken_a != taken_b
+def _fraction(subsec: str) -> str:
+    """SubSecTimeOriginal digits as a decimal fraction ("120" and "12" are both 0.12 s)."""
+    return subsec.rstrip("0") or "0"
+
+
+def two_shots(a, b) -> bool:
+    """Two photos whose capture facts (core.decode.Capture: what the camera wrote) say they are
+    two shots, not one picture: both say when they were taken (EXIF DateTimeOriginal) and the
+    times differ, or within the same second their sub-seconds differ (a burst) or their
+    exposure times do (a bracket). A copy keeps its original's facts or has none; the file's
+    DateTime, which editors rewrite, is not used."""
+    if not (a.original and b.original):
+        return False
+    if a.original != b.original:
+        return True
+    if a.subsec and b.subsec and _fraction(a.subsec) != _fraction(b.subsec):
+        return True
+    return bool(a.exposure and b.exposure and not math.isclose(a.exposure, b.exposure, rel_tol=1e-3))
 
 
 def hold_two_shots(s: np.ndarray, taken_a, taken_b, thresholds: dict) -> np.ndarray:
     """Scores with every pair of two shots held just below the duplicate threshold, by a margin
-    that survives the 2-decimal display (so it can still be "similar"); taken_a/taken_b: the capture times of each pair's photos (or None)."""
+    that survives the 2-decimal display (so it can still be "similar"); taken_a/taken_b: the
+    capture facts (core.decode.Capture) of each pair's photos."""
     s = np.asarray(s, np.float32).copy()
     two = np.fromiter((two_shots(x, y) for x, y in zip(taken_a, taken_b)), bool, len(s))
     s[two] = np.minimum(s[two], float(thresholds["duplicate"]) - HOLD_MARGIN)

@@ -101,8 +101,9 @@ class CheckImages:
 
 
 def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None):
-    """Decode one file into the model's input (and offer the decode to `keep`). Never raises:
-    errors come back as text."""
+    """Decode one file into the model's input (and offer the decode to `keep`): (file_id,
+    input, width, height, capture facts (core.decode.Capture), error). Never raises: errors
+    come back as text."""
     try:
         target = min(bundle.input.size)
         d = decode.load(path, target=target)
@@ -112,7 +113,7 @@ def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None):
         if bundle.preprocess == "face":
             from .faces import crop_largest_face
             image = crop_largest_face(image)
-        return file_id, to_input(image, bundle.input), d.width, d.height, d.taken_at, None
+        return file_id, to_input(image, bundle.input), d.width, d.height, d.capture, None
     except decode.DecodeError as exc:
         return file_id, None, None, None, None, str(exc)
     except Exception as exc:  # a photo must never stop the scan

@@ -55,6 +55,32 @@ def test_checks_stored_before_the_relation_was_judged_read_as_not_judged(tmp_pat
     cat.close()
 
 
+def test_files_scanned_before_capture_facts_keep_their_date_as_capture_time(tmp_path):
+    """Version 6 stores the camera's capture facts apart from the date shown; a file scanned
+    before keeps its date as its capture time (judged as before) until it changes."""
+    from lookalike.core.decode import Capture
+    make_v1_catalog(tmp_path / "c.sqlite")
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    for version in range(1, 5):
+        for stmt in catalog_mod.MIGRATIONS[version].split(";"):
+            if stmt.strip():
+                db.execute(stmt)
+    db.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
+    db.execute("UPDATE files SET taken_at='2024-05-01T10:00:01'")
+    db.commit()
+    db.close()
+    cat = Catalog(tmp_path / "c.sqlite")
+    row = cat.files()[0]
+    assert row.capture() == Capture("2024-05-01T10:00:01", "2024-05-01T10:00:01")
+    with cat.transaction():
+        cat.set_decoded(row.id, 40, 30, Capture("2025-01-02T18:30:00", None, "5", 0.01, "Canon EOS"))
+    assert cat.files()[0].capture() == Capture("2025-01-02T18:30:00", None, "5", 0.01, "Canon EOS")
+    with cat.transaction():
+        cat.reset_file(row.id, 12, 22)
+    assert cat.files()[0].capture() == Capture()
+    cat.close()
+
+
 def test_catalog_from_a_newer_version_is_refused(tmp_path):
     make_v1_catalog(tmp_path / "c.sqlite")
     db = sqlite3.connect(tmp_path / "c.sqlite")

@@ -71,9 +71,22 @@ def test_unrelated_photos_have_no_relation():
     assert r.inliers < 12
 
 
-def with_capture_time(im, path, when):
+def with_capture_time(im, path, when, subsec=None, exposure=None, edited=None):
+    """Save a JPEG with the EXIF a camera writes: DateTimeOriginal `when`, SubSecTimeOriginal,
+    ExposureTime (a fraction (n, d) of a second); `edited`: the DateTime an editor writes."""
+    from PIL.TiffImagePlugin import IFDRational
     exif = Image.Exif()
-    exif[0x8769] = {0x9003: when}
+    shot = {}
+    if when:
+        shot[0x9003] = when
+    if subsec:
+        shot[0x9291] = subsec
+    if exposure:
+        shot[0x829A] = IFDRational(*exposure)
+    if shot:
+        exif[0x8769] = shot
+    if edited:
+        exif[0x0132] = edited
     im.save(path, quality=93, exif=exif.tobytes())
 
 
@@ -187,3 +200,49 @@ def test_adjust_holds_two_shots_in_the_similar_band():
     assert 80 <= out[0] < 90 and out[1] == s[1] and out[2] == 80    # two shots: similar, never more
     assert out[3] >= 90                                             # one picture: a duplicate
     assert (verify.adjust(s, g, th) >= 90).all()                    # not judged: as before
+
+
+def test_capture_facts_tell_a_burst_and_a_bracket_from_a_copy(tmp_path, tiny_bundle, capsys):
+    """The same tripod view, pixel for pixel: two frames of a burst within one second (their
+    sub-seconds differ), two frames of a bracket taken in one second (their exposure times
+    differ) are two shots; a copy an editor saved again, which kept no DateTimeOriginal and
+    wrote its own DateTime, is still the same picture."""
+    import json
+
+    from lookalike.app.cli import main
+    shot = scene((640, 480), seed=3)
+    with_capture_time(shot, tmp_path / "burst-1.jpg", "2024:05:01 10:00:01", subsec="120", exposure=(1, 250))
+    with_capture_time(shot, tmp_path / "burst-2.jpg", "2024:05:01 10:00:01", subsec="57", exposure=(1, 250))
+    with_capture_time(shot, tmp_path / "bracket-dark.jpg", "2024:05:01 10:00:01", exposure=(1, 1000))
+    with_capture_time(shot, tmp_path / "edited.jpg", None, edited="2025:01:02 18:30:00")
+    with_capture_time(shot, tmp_path / "same-frame.jpg", "2024:05:01 10:00:01", subsec="12", exposure=(1, 250))
+
+    def verdict(x, y):
+        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["verdict"]
+
+    assert verdict("burst-1.jpg", "burst-2.jpg") == "similar"
+    assert verdict("burst-1.jpg", "bracket-dark.jpg") == "similar"
+    assert verdict("burst-1.jpg", "edited.jpg") == "duplicate"
+    assert verdict("burst-1.jpg", "same-frame.jpg") == "duplicate"     # "120" and "12": both 0.12 s
+
+    lib = tmp_path / "lib"
+    assert main(["-q", "--library", str(lib), "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
+    assert main(["--library", str(lib), "--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
+                 "--relative-to", str(tmp_path)]) == 0
+    capsys.readouterr()
+    pairs = {frozenset(p[:2]): p[2] for p in json.loads((tmp_path / "g.json").read_text())["pairs"]}
+    assert pairs[frozenset(["burst-1.jpg", "burst-2.jpg"])] < 97.0
+    assert pairs[frozenset(["burst-2.jpg", "bracket-dark.jpg"])] < 97.0
+    assert pairs[frozenset(["burst-2.jpg", "edited.jpg"])] >= 97.0
+
+
+def test_two_shots_needs_both_capture_times():
+    from lookalike.core.decode import Capture
+    a = Capture("2024-05-01T10:00:01", "2024-05-01T10:00:01", "12", 0.004)
+    assert relation.two_shots(a, Capture("2024-05-01T10:00:02", "2024-05-01T10:00:02"))
+    assert relation.two_shots(a, Capture(a.taken_at, a.original, "13", 0.004))
+    assert relation.two_shots(a, Capture(a.taken_at, a.original, None, 0.001))
+    assert not relation.two_shots(a, Capture(a.taken_at, a.original, "120", 0.004))
+    assert not relation.two_shots(a, Capture("2025-01-02T18:30:00"))      # an editor's DateTime only
+    assert not relation.two_shots(a, Capture())
