@@ -364,6 +364,17 @@ class Catalog:
             at += m
         return labels[:at], ids[:at], vecs[:at]
 
+    def vectors_of(self, model_key, ids, dim) -> dict[int, np.ndarray]:
+        """file id -> vector, for the given files that have one for this model key."""
+        out = {}
+        ids = [int(i) for i in ids]
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            for fid, vec in self.db.execute(f"SELECT file_id, vec FROM vectors WHERE model_key=? AND file_id IN "
+                                            f"({','.join('?' * len(chunk))})", [model_key, *chunk]):
+                out[fid] = np.frombuffer(vec, np.float32, dim)
+        return out
+
     def vector_of(self, model_key, file_id):
         r = self.db.execute("SELECT vec FROM vectors WHERE model_key=? AND file_id=?",
                             (model_key, file_id)).fetchone()

@@ -178,14 +178,16 @@ class Library:
         edges = self.catalog.edges(key)
         if edges is None:
             raise LibraryError("this library has not been scanned with this model yet: run `lookalike scan`")
-        a, b, s, _ = edges
+        a, b, s, floor = edges
         ids = self.catalog.vector_labels(key)[1]
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
         a, b, s = a[live], b[live], s[live]
+        raw = s
         if bundle.geometric_check:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
             s = self._hold_two_shots(a, b, s, bundle.thresholds)
-        return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids())
+        shown = (raw >= floor) | (s >= floor)        # shots close in time that the check did not lift: left out
+        return Grouper(a[shown], b[shown], s[shown], not_duplicate=self.not_duplicate_ids())
 
     def not_duplicate_ids(self) -> list[tuple[int, int]]:
         """The dismissed pairs as file ids: by content (every file with those bytes, wherever it
@@ -372,12 +374,14 @@ def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundl
     result of a scan, else a check in the model's check band; photo_a() gives the first photo
     as a `verify.Photo`) and the two-shots hold (taken_a, taken_b: the photos' `decode.Capture`)."""
     from . import verify
-    from .relation import hold_two_shots
+    from .relation import close_in_time, hold_two_shots
     lo, hi = verify.band(bundle.thresholds, bundle.check_band)
     r = verify.Result(verify.INCONCLUSIVE) if stored is None else stored    # not checked: the embedding settles it
-    if stored is None and lo <= score < min(hi, 100.0):
+    close = close_in_time(taken_a, taken_b)
+    if stored is None and (lo <= score or close) and score < min(hi, 100.0):
         try:
-            r = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds)
+            r = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds,
+                                    close)
         except decode.DecodeError:
             r = verify.Result(verify.UNREADABLE)
     same = np.int64([-1 if r.same is None else int(r.same)])

@@ -51,6 +51,8 @@ CHANGE_SIDE = 256       # long side of the luminance images the change is measur
 # bench/moment_rules.py; the kit's edited copies are the held-out check)
 SAME_COVER = 0.8
 SAME_CHANGE = 0.05
+CLOSE_SECONDS = 30      # shots taken this close by one camera are checked whatever their embedding
+CLOSE_PER_PHOTO = 8     # ... each with at most this many of the next shots in time (a long burst)
 
 
 @dataclass
@@ -260,6 +262,48 @@ def two_shots(a, b) -> bool:
     if a.subsec and b.subsec and _fraction(a.subsec) != _fraction(b.subsec):
         return True
     return bool(a.exposure and b.exposure and not math.isclose(a.exposure, b.exposure, rel_tol=1e-3))
+
+
+def _seconds(when: str | None) -> float | None:
+    if not when:
+        return None
+    try:
+        return float(np.datetime64(when[:19], "s").astype(np.int64))
+    except ValueError:
+        return None
+
+
+def close_in_time(a, b) -> bool:
+    """Two shots taken within CLOSE_SECONDS of each other (EXIF DateTimeOriginal) by the same
+    camera where both name it: a burst, a bracket, a re-take, which no global embedding need
+    join, so the check looks for the pixels they share."""
+    ta, tb = _seconds(a.original), _seconds(b.original)
+    if ta is None or tb is None or abs(ta - tb) > CLOSE_SECONDS:
+        return False
+    return not (a.camera and b.camera and a.camera != b.camera)
+
+
+def close_pairs(ids, captures) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) file ids of the shots `close_in_time`, each with at most CLOSE_PER_PHOTO of the
+    shots taken next after it by its camera (photos that do not name their camera are one
+    camera); `captures`: each id's core.decode.Capture."""
+    cams, times, keep = [], [], []
+    for i, c in zip(ids, captures):
+        t = _seconds(c.original)
+        if t is not None:
+            keep.append(int(i)); times.append(t); cams.append(c.camera or "")
+    if len(keep) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ids, times = np.asarray(keep, np.int64), np.asarray(times)
+    cam_code = np.unique(np.asarray(cams), return_inverse=True)[1].ravel()
+    order = np.lexsort((times, cam_code))
+    ids, times, cam_code = ids[order], times[order], cam_code[order]
+    aa, bb = [], []
+    for k in range(1, CLOSE_PER_PHOTO + 1):
+        ok = (cam_code[k:] == cam_code[:-k]) & (times[k:] - times[:-k] <= CLOSE_SECONDS)
+        aa.append(ids[:-k][ok]); bb.append(ids[k:][ok])
+    a, b = np.concatenate(aa), np.concatenate(bb)
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def hold_two_shots(s: np.ndarray, taken_a, taken_b, thresholds: dict) -> np.ndarray:

@@ -279,18 +279,19 @@ class Result(NamedTuple):
     same: bool | None = None     # of a confirmed pair: one picture (True) or two shots (False)
 
 
-def check_photos(a: Photo, b: Photo, score: float, thresholds: dict) -> Result:
+def check_photos(a: Photo, b: Photo, score: float, thresholds: dict, close: bool = False) -> Result:
     """The stored result of a pair with this embedding score: the quick step's inliers when it
     confirms, else the full step's (`match`) where it can change the decision: at or above the
     duplicate threshold (to refute), or below it when the quick step saw some evidence (to
-    confirm); else SHALLOW. A confirmed pair comes with its relation (`same_picture`, on the
+    confirm) or the photos were taken close in time (`close`: only pixels can join them); else
+    SHALLOW. A confirmed pair comes with its relation (`same_picture`, on the
     keypoints of the step that confirmed it). Raises decode.DecodeError."""
     qa, qb = a.quick(), b.quick()
     if qa is not None and qb is not None:
         m = match(qa, qb)
         if m.inliers >= CONFIRM:
             return Result(m.inliers, same_picture(qa, qb, m))
-        if score < float(thresholds["duplicate"]) and m.inliers < REFUTE:
+        if score < float(thresholds["duplicate"]) and m.inliers < REFUTE and not close:
             return Result(SHALLOW)
     fa, fb = a.full(), b.full()
     m = match(fa, fb)

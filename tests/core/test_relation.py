@@ -71,7 +71,7 @@ def test_unrelated_photos_have_no_relation():
     assert r.inliers < 12
 
 
-def with_capture_time(im, path, when, subsec=None, exposure=None, edited=None):
+def with_capture_time(im, path, when, subsec=None, exposure=None, edited=None, camera=None):
     """Save a JPEG with the EXIF a camera writes: DateTimeOriginal `when`, SubSecTimeOriginal,
     ExposureTime (a fraction (n, d) of a second); `edited`: the DateTime an editor writes."""
     from PIL.TiffImagePlugin import IFDRational
@@ -87,6 +87,8 @@ def with_capture_time(im, path, when, subsec=None, exposure=None, edited=None):
         exif[0x8769] = shot
     if edited:
         exif[0x0132] = edited
+    if camera:
+        exif[0x010F], exif[0x0110] = camera
     im.save(path, quality=93, exif=exif.tobytes())
 
 
@@ -246,3 +248,53 @@ def test_two_shots_needs_both_capture_times():
     assert not relation.two_shots(a, Capture(a.taken_at, a.original, "120", 0.004))
     assert not relation.two_shots(a, Capture("2025-01-02T18:30:00"))      # an editor's DateTime only
     assert not relation.two_shots(a, Capture())
+
+
+def test_a_bracket_no_embedding_joins_is_similar_when_shot_seconds_apart(tmp_path, tiny_bundle, capsys):
+    """A tripod bracket's darkest and brightest frames score below where the check starts; taken two seconds apart by one camera they are checked all the
+    same, share their pixels and are similar. The same frames an hour apart, or another scene
+    shot in the same seconds, stay different."""
+    import json
+
+    from lookalike.app.cli import main
+    shot = np.asarray(scene((640, 480), seed=3), np.float32)
+    dark = Image.fromarray((255 * (shot / 255) ** 3.0).astype(np.uint8))      # the bracket's ends
+    bright = Image.fromarray((255 * (shot / 255) ** 0.25).astype(np.uint8))
+    cam = ("Canon", "Canon EOS 80D")
+    with_capture_time(dark, tmp_path / "dark.jpg", "2024:05:01 10:00:01", exposure=(1, 1000), camera=cam)
+    with_capture_time(bright, tmp_path / "bright.jpg", "2024:05:01 10:00:03", exposure=(1, 15), camera=cam)
+    with_capture_time(bright, tmp_path / "later.jpg", "2024:05:01 11:00:00", exposure=(1, 15), camera=cam)
+    with_capture_time(scene((640, 480), seed=8), tmp_path / "other.jpg", "2024:05:01 10:00:05", camera=cam)
+
+    def compare(x, y):
+        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert compare("dark.jpg", "bright.jpg")["verdict"] == "similar"
+    assert compare("dark.jpg", "later.jpg")["verdict"] == "different"
+    assert compare("dark.jpg", "other.jpg")["verdict"] == "different"
+    lib = tmp_path / "lib"
+    assert main(["-q", "--library", str(lib), "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
+    assert main(["--library", str(lib), "--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
+                 "--relative-to", str(tmp_path), "--threshold", "90"]) == 0
+    capsys.readouterr()
+    doc = json.loads((tmp_path / "g.json").read_text())
+    pairs = {frozenset(p[:2]): p[2] for p in doc["pairs"]}
+    assert 90.0 <= pairs[frozenset(["dark.jpg", "bright.jpg"])] < 97.0
+    assert round(pairs[frozenset(["dark.jpg", "bright.jpg"])], 2) == compare("dark.jpg", "bright.jpg")["score"]
+    assert pairs.get(frozenset(["dark.jpg", "later.jpg"]), 0) < 90.0
+    assert pairs.get(frozenset(["dark.jpg", "other.jpg"]), 0) < 50.0
+    groups = [{m["path"] for m in g["members"]} for g in doc["groups"]]
+    assert any({"dark.jpg", "bright.jpg"} <= g for g in groups)           # one group at the similar mark
+    assert not any("other.jpg" in g for g in groups)
+
+
+def test_close_pairs_are_the_next_shots_of_one_camera():
+    from lookalike.core.decode import Capture
+    cam = lambda when, camera="A": Capture(when, when, None, None, camera)
+    ids = [1, 2, 3, 4, 5, 6]
+    caps = [cam("2024-05-01T10:00:00"), cam("2024-05-01T10:00:20"), cam("2024-05-01T10:00:45"),
+            cam("2024-05-01T10:00:10", "B"), cam("2024-05-01T11:00:00"), Capture()]
+    a, b = relation.close_pairs(ids, caps)
+    assert sorted(zip(a.tolist(), b.tolist())) == [(1, 2), (2, 3)]       # 25 s apart; 45 s is too far
+    assert relation.close_in_time(caps[0], caps[1]) and not relation.close_in_time(caps[0], caps[3])
