@@ -18,7 +18,7 @@ from .decode import Capture
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class CatalogError(Exception):
@@ -103,6 +103,15 @@ ALTER TABLE files ADD COLUMN exposure REAL;
 ALTER TABLE files ADD COLUMN camera TEXT;
 UPDATE files SET shot_at = taken_at
 """,
+    # how good each photo is as the one to keep of a group of similar shots (core.keeper.Quality,
+    # measured on the scan's decode; NULL for files scanned before: their groups keep the rule)
+    6: """
+ALTER TABLE files ADD COLUMN q_sharpness REAL;
+ALTER TABLE files ADD COLUMN q_clipped REAL;
+ALTER TABLE files ADD COLUMN q_exposure REAL;
+ALTER TABLE files ADD COLUMN q_noise REAL;
+ALTER TABLE files ADD COLUMN q_colour REAL
+""",
 }
 
 
@@ -121,12 +130,20 @@ class FileRow:
     shot_subsec: str | None = None
     exposure: float | None = None
     camera: str | None = None
+    quality: tuple | None = None     # (sharpness, clipped, exposure, noise, colour): core.keeper.Quality
 
     def capture(self) -> Capture:
         return Capture(self.taken_at, self.shot_at, self.shot_subsec, self.exposure, self.camera)
 
 
-_FILE_COLUMNS = "id, path, size, mtime_ns, hash, width, height, taken_at, error, shot_at, shot_subsec, exposure, camera"
+_FILE_COLUMNS = ("id, path, size, mtime_ns, hash, width, height, taken_at, error, shot_at, shot_subsec, exposure, "
+                 "camera, q_sharpness, q_clipped, q_exposure, q_noise, q_colour")
+_QUALITY = ("sharpness", "clipped", "exposure", "noise", "colour")
+
+
+def _file_row(r) -> "FileRow":
+    q = r[13:18]
+    return FileRow(r[0], dec(r[1]), *r[2:13], quality=None if q[0] is None else tuple(q))
 
 
 def enc(path: str) -> bytes:
@@ -229,11 +246,11 @@ class Catalog:
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]
                 rows += self.db.execute(q + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        return [FileRow(r[0], dec(r[1]), *r[2:]) for r in rows]
+        return [_file_row(r) for r in rows]
 
     def file_by_path(self, path) -> FileRow | None:
         r = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path=?", (enc(path),)).fetchone()
-        return FileRow(r[0], dec(r[1]), *r[2:]) if r else None
+        return _file_row(r) if r else None
 
     def insert_file(self, path, size, mtime_ns) -> int:
         cur = self.db.execute("INSERT INTO files (path, size, mtime_ns) VALUES (?, ?, ?)",
@@ -243,8 +260,8 @@ class Catalog:
     def reset_file(self, file_id, size, mtime_ns):
         """The file changed on disk: forget everything derived from its old bytes."""
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=NULL, width=NULL, height=NULL, "
-                        "taken_at=NULL, error=NULL, shot_at=NULL, shot_subsec=NULL, exposure=NULL, camera=NULL "
-                        "WHERE id=?", (size, mtime_ns, file_id))
+                        "taken_at=NULL, error=NULL, shot_at=NULL, shot_subsec=NULL, exposure=NULL, camera=NULL, "
+                        "q_sharpness=NULL, q_clipped=NULL, q_exposure=NULL, q_noise=NULL, q_colour=NULL WHERE id=?", (size, mtime_ns, file_id))
         self.db.execute("DELETE FROM vectors WHERE file_id=?", (file_id,))
         self.db.execute("DELETE FROM pair_checks WHERE a=? OR b=?", (file_id, file_id))
 
@@ -259,13 +276,15 @@ class Catalog:
     def set_hashes(self, pairs):
         self.db.executemany("UPDATE files SET hash=? WHERE id=?", [(h, i) for i, h in pairs])
 
-    def set_decoded(self, file_id, width, height, capture: Capture | str | None):
-        """What decoding a file told: its size and capture facts (a Capture; a date alone, as
-        older callers pass, is the shown date only)."""
+    def set_decoded(self, file_id, width, height, capture: Capture | str | None, quality=None):
+        """What decoding a file told: its size, capture facts (a Capture; a date alone, as
+        older callers pass, is the shown date only) and quality (a core.keeper.Quality)."""
         c = capture if isinstance(capture, Capture) else Capture(taken_at=capture)
+        q = [None if quality is None else float(getattr(quality, f)) for f in _QUALITY]
         self.db.execute("UPDATE files SET width=?, height=?, taken_at=?, shot_at=?, shot_subsec=?, exposure=?, "
-                        "camera=?, error=NULL WHERE id=?",
-                        (width, height, c.taken_at, c.original, c.subsec, c.exposure, c.camera, file_id))
+                        "camera=?, q_sharpness=?, q_clipped=?, q_exposure=?, q_noise=?, q_colour=?, error=NULL "
+                        "WHERE id=?",
+                        (width, height, c.taken_at, c.original, c.subsec, c.exposure, c.camera, *q, file_id))
 
     def set_error(self, file_id, reason):
         self.db.execute("UPDATE files SET error=? WHERE id=?", (reason, file_id))

@@ -187,7 +187,8 @@ class Library:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
             s = self._hold_two_shots(a, b, s, bundle.thresholds)
         shown = (raw >= floor) | (s >= floor)        # shots close in time that the check did not lift: left out
-        return Grouper(a[shown], b[shown], s[shown], not_duplicate=self.not_duplicate_ids())
+        return Grouper(a[shown], b[shown], s[shown], not_duplicate=self.not_duplicate_ids(),
+                       duplicate=float(bundle.thresholds["duplicate"]))
 
     def not_duplicate_ids(self) -> list[tuple[int, int]]:
         """The dismissed pairs as file ids: by content (every file with those bytes, wherever it
@@ -241,10 +242,13 @@ class Library:
 
     def results(self, bundle: Bundle, threshold: float | None = None, rule: str = "rep", exact: bool = False,
                 keep: str | None = None, grouper: Grouper | None = None) -> Results:
-        """The groups at a threshold (default: the model's) with their suggested keepers."""
+        """The groups at a threshold (default: the model's) with their suggested keepers: by
+        the keep rule, and in groups of similar shots the best shot (core.results), unless a
+        rule is asked for (`keep`: then every group by that rule)."""
         t = bundle.thresholds["duplicate"] if threshold is None else threshold
         grouper = grouper or self.grouper(bundle)
-        res = Results(grouper.groups(t, rule=rule), self.file_table(), keep or "highest-resolution")
+        res = Results(grouper.groups(t, rule=rule), self.file_table(), keep or "highest-resolution",
+                      duplicate=grouper.duplicate if keep is None else None)
         return res.exact_only() if exact else res
 
     def problems(self):
@@ -252,10 +256,10 @@ class Library:
 
     # -- one-off comparisons --------------------------------------------------------------
     def embed_file(self, path, bundle: Bundle) -> np.ndarray:
-        _, arr, _, _, _, err = scanner.prepare(0, os.fspath(path), bundle)
-        if err:
-            raise decode.DecodeError(f"{path}: {err}")
-        return self.embedder(bundle).embed_arrays(arr[None])[0]
+        p = scanner.prepare(0, os.fspath(path), bundle)
+        if p.error:
+            raise decode.DecodeError(f"{path}: {p.error}")
+        return self.embedder(bundle).embed_arrays(p.input[None])[0]
 
     def similar(self, path, bundle: Bundle, k: int = 10):
         """[(path, score)] of the k library photos most like the given file."""
@@ -355,11 +359,11 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     embedder = embedder or Embedder(bundle)
     vecs, taken = [], []
     for p in (a, b):
-        _, arr, _, _, capture, err = scanner.prepare(0, p, bundle)
-        if err:
-            raise decode.DecodeError(f"{p}: {err}")
-        vecs.append(arr)
-        taken.append(capture)
+        prepared = scanner.prepare(0, p, bundle)
+        if prepared.error:
+            raise decode.DecodeError(f"{p}: {prepared.error}")
+        vecs.append(prepared.input)
+        taken.append(prepared.capture)
     v = embedder.embed_arrays(np.stack(vecs))
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     if bundle.geometric_check:

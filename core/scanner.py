@@ -13,6 +13,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -100,25 +101,45 @@ class CheckImages:
             return self.images.pop(file_id, (None, None))
 
 
-def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None):
-    """Decode one file into the model's input (and offer the decode to `keep`): (file_id,
-    input, width, height, capture facts (core.decode.Capture), error). Never raises: errors
-    come back as text."""
+class Prepared(NamedTuple):
+    file_id: int
+    input: np.ndarray | None     # the model's input
+    width: int | None
+    height: int | None
+    capture: decode.Capture | None
+    error: str | None            # why the file could not be read
+    quality: object = None       # core.keeper.Quality of the decoded picture
+
+
+def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None) -> Prepared:
+    """Decode one file into the model's input (and offer the decode to `keep`), with its
+    capture facts and its quality as a shot to keep (core.keeper, measured on this decode).
+    Never raises: errors come back as text."""
+    from .keeper import SCAN_DECODE
     try:
-        target = min(bundle.input.size)
-        d = decode.load(path, target=target)
+        d = decode.load(path, target=max(min(bundle.input.size), SCAN_DECODE))    # the keeper measures it too
         image = d.image
         if keep is not None:
             keep.offer(file_id, d)
+        quality = _quality(d)
         if bundle.preprocess == "face":
             from .faces import crop_largest_face
             image = crop_largest_face(image)
-        return file_id, to_input(image, bundle.input), d.width, d.height, d.capture, None
+        return Prepared(file_id, to_input(image, bundle.input), d.width, d.height, d.capture, None, quality)
     except decode.DecodeError as exc:
-        return file_id, None, None, None, None, str(exc)
+        return Prepared(file_id, None, None, None, None, str(exc))
     except Exception as exc:  # a photo must never stop the scan
         log.exception("unexpected error reading %s", path)
-        return file_id, None, None, None, None, f"unexpected error: {type(exc).__name__}: {exc}"
+        return Prepared(file_id, None, None, None, None, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _quality(d: decode.Decoded):
+    from . import keeper
+    try:
+        return keeper.measure(d.image, d.width * d.height, keeper.SCAN_SIDE)
+    except Exception:  # only the keeper suggestion is missed: the group keeps the rule
+        log.exception("cannot measure the quality of a photo")
+        return None
 
 
 def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
@@ -193,7 +214,7 @@ def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers
                 vecs = embedder.embed_arrays(np.stack([r[1] for r in ok])) if ok else []
                 with catalog.transaction():
                     for r, v in zip(ok, vecs):
-                        catalog.set_decoded(r[0], r[2], r[3], r[4])
+                        catalog.set_decoded(r.file_id, r.width, r.height, r.capture, r.quality)
                     catalog.put_vectors(model_key, [(r[0], v) for r, v in zip(ok, vecs)])
                     for r in results:
                         if r[5] is not None:
