@@ -19,7 +19,7 @@ apart, from the same ORB matches:
 `relate` returns these numbers; the thresholds that turn them into a verdict are measured in
 bench/moment_rules.py on real shots (bench/make_moments.py) and edited copies (the kit).
 
-The scan's check (core.verify) asks `same_picture` for every pair it confirms, with the
+The scan's check (core.verify) asks `judge` for every pair it confirms, with the
 transform its RANSAC fitted: the overlap is worked out from that transform and the two image
 sizes (no pixels), and only when one photo covers most of the other is the change measured,
 on luminance images of at most CHANGE_SIDE pixels.
@@ -127,6 +127,8 @@ def _hull_share(pts, shape) -> float:
 
 
 TONE_BINS = 32          # the tone curve: one level per this many equal-count bins of b's tones
+ALIGN_SLACK = 1         # pixels (at CHANGE_SIDE) the two photos may be misaligned by: a pixel
+                        # counts as changed only when no b pixel this close matches it
 
 
 def _tone_change(a, b_warped, mask) -> float:
@@ -151,8 +153,14 @@ def _tone_change(a, b_warped, mask) -> float:
     med = np.argmax(cum * 2 >= counts[:, None], axis=1).astype(np.float64)   # each bin's median of a
     ok = counts > 0
     med = np.maximum.accumulate(np.interp(np.arange(TONE_BINS), np.flatnonzero(ok), med[ok]))
-    far = np.abs(np.arange(256)[None, :] - med[:, None]) > CHANGE_LEVEL     # (bin, a's level) changed
-    return float(hist[far].sum()) / n
+    # b in a's tones; a pixel changed when a is off every b tone within ALIGN_SLACK pixels (the
+    # transform of a few dozen inliers is that coarse)
+    tone = cv2.LUT(b, np.clip(np.rint(med[level_bin]), 0, 255).astype(np.uint8))
+    k = np.ones((2 * ALIGN_SLACK + 1,) * 2, np.uint8)
+    low = cv2.subtract(cv2.erode(tone, k), CHANGE_LEVEL)
+    high = cv2.add(cv2.dilate(tone, k), CHANGE_LEVEL)
+    off = cv2.bitwise_or(cv2.compare(a, low, cv2.CMP_LT), cv2.compare(a, high, cv2.CMP_GT))
+    return cv2.countNonZero(cv2.bitwise_and(off, off, mask=m)) / n
 
 
 def _relate_side(va: View, pb, db, b_plain, mirrored) -> Relation:
@@ -226,12 +234,13 @@ def change(M: np.ndarray, shape_a, shape_b, small_a: np.ndarray, small_b: np.nda
     return _tone_change(small_a, warped, valid)
 
 
-def same_picture(M: np.ndarray, shape_a, shape_b, small_a, small_b) -> bool:
+def judge(M: np.ndarray, shape_a, shape_b, small_a, small_b) -> tuple[bool, bool]:
     """Do two photos that share pixels (M: the fitted transform from a to b) show one picture?
-    One of them covers most of the other and, tones matched, nothing else changed."""
+    (same picture, covers): one of them covers most of the other (`covers`: then the change
+    decided) and, tones matched, nothing else changed."""
     if max(overlaps(M, shape_a, shape_b)) < SAME_COVER:
-        return False
-    return change(M, shape_a, shape_b, small_a, small_b) <= SAME_CHANGE
+        return False, False
+    return change(M, shape_a, shape_b, small_a, small_b) <= SAME_CHANGE, True
 
 
 def relate(va: View, vb: View) -> Relation:

@@ -266,12 +266,17 @@ def match(fa: Features, fb: Features) -> Match:
 
 
 def same_picture(fa: Features, fb: Features, m: Match) -> bool | None:
-    """For a confirmed match: are a and b one picture (core.relation.same_picture), or two
-    shots that share pixels? None for a match that is not confirmed."""
+    """For a confirmed match: are a and b one picture (core.relation.judge), or two shots that
+    share pixels? None for a match that is not confirmed."""
+    return _judge(fa, fb, m)[0]
+
+
+def _judge(fa: Features, fb: Features, m: Match) -> tuple[bool | None, bool]:
+    """(same_picture, whether one photo covers the other: the change decided)."""
     if m.inliers < CONFIRM or m.transform is None:
-        return None
+        return None, False
     small_b = np.ascontiguousarray(fb.small[:, ::-1]) if m.mirrored else fb.small
-    return relation.same_picture(m.transform, fa.gray.shape, fb.gray.shape, fa.small, small_b)
+    return relation.judge(m.transform, fa.gray.shape, fb.gray.shape, fa.small, small_b)
 
 
 class Result(NamedTuple):
@@ -284,13 +289,20 @@ def check_photos(a: Photo, b: Photo, score: float, thresholds: dict, close: bool
     confirms, else the full step's (`match`) where it can change the decision: at or above the
     duplicate threshold (to refute), or below it when the quick step saw some evidence (to
     confirm) or the photos were taken close in time (`close`: only pixels can join them); else
-    SHALLOW. A confirmed pair comes with its relation (`same_picture`, on the
-    keypoints of the step that confirmed it). Raises decode.DecodeError."""
+    SHALLOW. A confirmed pair comes with its relation (`same_picture`, on the keypoints of the
+    step that confirmed it; a change the quick step sees is judged again by the full step).
+    Raises decode.DecodeError."""
     qa, qb = a.quick(), b.quick()
     if qa is not None and qb is not None:
         m = match(qa, qb)
         if m.inliers >= CONFIRM:
-            return Result(m.inliers, same_picture(qa, qb, m))
+            same, covers = _judge(qa, qb, m)
+            if same is False and covers:   # the quick step's few inliers fit a coarse transform,
+                fa, fb = a.full(), b.full()       # which can misalign the change: the full step judges
+                full = match(fa, fb)
+                if full.inliers >= CONFIRM:
+                    return Result(full.inliers, same_picture(fa, fb, full))
+            return Result(m.inliers, same)
         if score < float(thresholds["duplicate"]) and m.inliers < REFUTE and not close:
             return Result(SHALLOW)
     fa, fb = a.full(), b.full()

@@ -298,3 +298,17 @@ def test_close_pairs_are_the_next_shots_of_one_camera():
     a, b = relation.close_pairs(ids, caps)
     assert sorted(zip(a.tolist(), b.tolist())) == [(1, 2), (2, 3)]       # 25 s apart; 45 s is too far
     assert relation.close_in_time(caps[0], caps[1]) and not relation.close_in_time(caps[0], caps[3])
+
+
+def test_a_transform_a_few_pixels_off_does_not_make_a_copy_changed():
+    """The quick step fits its transform to a few dozen keypoints on a small image, which can
+    be off by a pixel or two: the copy's pixels must still count as unchanged, while an object
+    that moved still changes the picture."""
+    shot = scene((640, 480), seed=4)
+    gray = np.asarray(shot.convert("L"))
+    off = np.float64([[1, 0, 4], [0, 1, 0]])                  # 4 px at 640: 1.6 px where compared
+    assert relation.change(off, gray.shape, gray.shape, relation.small(gray), relation.small(gray)) \
+        <= relation.SAME_CHANGE
+    before, after = moved_objects(scene((640, 480), seed=3))
+    b, a = (np.asarray(x.convert("L")) for x in (before, after))
+    assert relation.change(off, b.shape, a.shape, relation.small(b), relation.small(a)) > relation.SAME_CHANGE
