@@ -30,7 +30,7 @@ def degraded(desc):
     return bool(r and float(r.group(1)) < 0.5)
 
 
-def engine(bench, threshold=None):
+def engine(bench, threshold=None, verbose=False):
     """The keepers `lookalike groups --json` suggests at the model's similar threshold (or
     `threshold`), after a scan into a throw-away library: how many groups keep a degraded copy
     while a member that is not one is in the group."""
@@ -57,6 +57,9 @@ def engine(bench, threshold=None):
         by_shot += g.get("keep_by") == "best shot"
         keep = next(m["path"] for m in g["members"] if m["keep"])
         bad += degraded(tr[keep])
+        if verbose and degraded(tr[keep]):
+            print(f"  {g.get('keep_by')}: keeps {tr[keep][:60]} among {len(names)}: "
+                  + "; ".join(sorted({tr[n][:25] for n in names if n != keep})))
     print(f"{bench} at {threshold}: {judged} groups with a member that is not a degraded copy "
           f"({by_shot} kept as the best shot); the keeper is a degraded copy in {bad}")
 
@@ -67,11 +70,12 @@ def main():
     ap.add_argument("--target", type=int, help="decode as the scan does for a model of this input "
                     "side (the scan measures the quality on that decode; default: keeper.SIDE)")
     ap.add_argument("--side", type=int, help="measure at this long side (default: keeper.SIDE)")
+    ap.add_argument("--verbose", action="store_true", help="with --engine: each group whose keeper is degraded")
     ap.add_argument("--engine", action="store_true", help="judge the keepers of `lookalike groups --json` "
                     "at the model's similar threshold instead (scan into a throw-away library)")
     args = ap.parse_args()
     if args.engine:
-        return engine(args.bench)
+        return engine(args.bench, verbose=args.verbose)
     from lookalike.core import decode, keeper
     truth = json.load(open(os.path.join(args.bench, "truth.json")))
     images = os.path.join(args.bench, "images")

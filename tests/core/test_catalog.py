@@ -21,6 +21,17 @@ def make_v1_catalog(path):
     db.close()
 
 
+def catalog_at_version(path, version):
+    """An open connection to a catalog as Lookalike left it at schema `version` (a file and a
+    vector in it)."""
+    make_v1_catalog(path)
+    db = sqlite3.connect(path)
+    for v in range(1, version):
+        catalog_mod._run_script(db, catalog_mod.MIGRATIONS[v])
+    db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+    return db
+
+
 def test_catalog_from_an_older_schema_migrates_and_keeps_its_data(tmp_path):
     make_v1_catalog(tmp_path / "c.sqlite")
     cat = Catalog(tmp_path / "c.sqlite")
@@ -35,13 +46,7 @@ def test_catalog_from_an_older_schema_migrates_and_keeps_its_data(tmp_path):
 def test_checks_stored_before_the_relation_was_judged_read_as_not_judged(tmp_path):
     """A catalog of version 4 holds inliers only: after the migration its checks read as "not
     judged" (-1), which scores them as before; new checks store their relation."""
-    make_v1_catalog(tmp_path / "c.sqlite")
-    db = sqlite3.connect(tmp_path / "c.sqlite")
-    for version in range(1, 4):
-        for stmt in catalog_mod.MIGRATIONS[version].split(";"):
-            if stmt.strip():
-                db.execute(stmt)
-    db.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    db = catalog_at_version(tmp_path / "c.sqlite", 4)
     db.execute("INSERT INTO files (path, size, mtime_ns) VALUES (?, 11, 21)", (b"/photos/b.jpg",))
     db.execute("INSERT INTO pair_checks VALUES (1, 2, 150)")
     db.commit()
@@ -59,13 +64,7 @@ def test_files_scanned_before_capture_facts_keep_their_date_as_capture_time(tmp_
     """Version 6 stores the camera's capture facts apart from the date shown; a file scanned
     before keeps its date as its capture time (judged as before) until it changes."""
     from lookalike.core.decode import Capture
-    make_v1_catalog(tmp_path / "c.sqlite")
-    db = sqlite3.connect(tmp_path / "c.sqlite")
-    for version in range(1, 5):
-        for stmt in catalog_mod.MIGRATIONS[version].split(";"):
-            if stmt.strip():
-                db.execute(stmt)
-    db.execute("UPDATE meta SET value='5' WHERE key='schema_version'")
+    db = catalog_at_version(tmp_path / "c.sqlite", 5)
     db.execute("UPDATE files SET taken_at='2024-05-01T10:00:01'")
     db.commit()
     db.close()

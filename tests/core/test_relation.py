@@ -92,40 +92,59 @@ def with_capture_time(im, path, when, subsec=None, exposure=None, edited=None, c
     im.save(path, quality=93, exif=exif.tobytes())
 
 
+class Cli:
+    """The command line on one folder of test photos with the tiny model: compare, a scan into
+    a library next to them, the stored pairs of `groups --json`, similar."""
+
+    def __init__(self, folder, bundle, capsys):
+        self.folder, self.capsys = folder, capsys
+        self.args = ["--library", str(folder / "lib"), "--model", bundle]
+
+    def run(self, *args):
+        from lookalike.app.cli import main
+        assert main([*self.args, *args]) == 0
+        return self.capsys.readouterr().out
+
+    def compare(self, x, y) -> dict:
+        import json
+        return json.loads(self.run("compare", str(self.folder / x), str(self.folder / y), "--json"))
+
+    def groups(self, threshold=None) -> dict:
+        """Scan the folder, then the `groups --json` document (names relative to the folder)."""
+        import json
+        self.run("-q", "scan", str(self.folder))
+        extra = ["--threshold", str(threshold)] if threshold is not None else []
+        return json.loads(self.run("groups", "--json", "-", "--relative-to", str(self.folder), *extra))
+
+    def pairs(self, threshold=None) -> dict:
+        return {frozenset(p[:2]): p[2] for p in self.groups(threshold)["pairs"]}
+
+    def similar(self, x) -> dict:
+        import json
+        import os
+        return {os.path.basename(h["path"]): h["score"]
+                for h in json.loads(self.run("similar", str(self.folder / x), "--json"))}
+
+
 def test_two_shots_taken_at_different_times_are_similar_never_duplicates(tmp_path, tiny_bundle, capsys):
     """A tripod bracket: the same pixels (here: exactly), two capture times. Compare and the
     groups give the pair one score, below the duplicate threshold but still similar; a copy
     that kept the capture time, or one without it, stays a duplicate."""
-    import json
-    import os
-
-    from lookalike.app.cli import main
     shot = scene((640, 480), seed=3)
     with_capture_time(shot, tmp_path / "first.jpg", "2024:05:01 10:00:01")
     with_capture_time(shot, tmp_path / "second.jpg", "2024:05:01 10:00:04")
     with_capture_time(shot.resize((480, 360)), tmp_path / "copy.jpg", "2024:05:01 10:00:01")
     shot.save(tmp_path / "export.png")
-
-    def compare(x, y):
-        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
-        return json.loads(capsys.readouterr().out)
-
-    assert compare("first.jpg", "second.jpg")["verdict"] == "similar"
-    assert compare("first.jpg", "copy.jpg")["verdict"] == "duplicate"
-    assert compare("second.jpg", "export.png")["verdict"] == "duplicate"
-
-    assert main(["-q", "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
-    assert main(["--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
-                 "--relative-to", str(tmp_path)]) == 0
-    capsys.readouterr()
-    pairs = {frozenset(p[:2]): p[2] for p in json.loads((tmp_path / "g.json").read_text())["pairs"]}
+    cli = Cli(tmp_path, tiny_bundle, capsys)
+    assert cli.compare("first.jpg", "second.jpg")["verdict"] == "similar"
+    assert cli.compare("first.jpg", "copy.jpg")["verdict"] == "duplicate"
+    assert cli.compare("second.jpg", "export.png")["verdict"] == "duplicate"
+    pairs = cli.pairs()
     first_second = pairs[frozenset(["first.jpg", "second.jpg"])]
     assert 90.0 <= first_second < 97.0                     # the tiny model's similar / duplicate
-    assert first_second == compare("first.jpg", "second.jpg")["score"]
+    assert first_second == cli.compare("first.jpg", "second.jpg")["score"]
     assert pairs[frozenset(["first.jpg", "copy.jpg"])] >= 97.0
-    assert main(["--model", tiny_bundle, "similar", str(tmp_path / "first.jpg"), "--json"]) == 0
-    found = {os.path.basename(h["path"]): h["score"] for h in json.loads(capsys.readouterr().out)}
-    assert found["second.jpg"] == first_second
+    assert cli.similar("first.jpg")["second.jpg"] == first_second
 
 
 def moved_objects(shot):
@@ -144,37 +163,23 @@ def test_objects_moved_between_two_shots_are_similar_never_duplicates(tmp_path, 
     the pair into the duplicate band; the relation says they are two shots, so the groups,
     compare and similar give it one score in the similar band. An edited copy of one shot (no
     capture time to tell) is still a duplicate."""
-    import json
     import os
 
-    from lookalike.app.cli import main
     from lookalike.core.library import Library
     before, after = moved_objects(scene((640, 480), seed=3))
     before.save(tmp_path / "before.png")
     after.save(tmp_path / "after.png")
     ImageEnhance.Brightness(before.resize((560, 420), Image.LANCZOS)).enhance(1.3).save(tmp_path / "copy.jpg", quality=90)
-
-    def compare(x, y):
-        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
-        return json.loads(capsys.readouterr().out)
-
-    assert compare("before.png", "after.png")["verdict"] == "similar"
-    assert compare("before.png", "copy.jpg")["verdict"] == "duplicate"
-    lib_dir = tmp_path / "lib"
-    assert main(["-q", "--library", str(lib_dir), "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
-    assert main(["--library", str(lib_dir), "--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
-                 "--relative-to", str(tmp_path)]) == 0
-    capsys.readouterr()
-    pairs = {frozenset(p[:2]): p[2] for p in json.loads((tmp_path / "g.json").read_text())["pairs"]}
+    cli = Cli(tmp_path, tiny_bundle, capsys)
+    assert cli.compare("before.png", "after.png")["verdict"] == "similar"
+    assert cli.compare("before.png", "copy.jpg")["verdict"] == "duplicate"
+    pairs = cli.pairs()
     moved = pairs[frozenset(["before.png", "after.png"])]
     assert 90.0 <= moved < 97.0                            # the tiny model's similar / duplicate
-    assert round(moved, 2) == compare("before.png", "after.png")["score"]      # (compare shows 2 decimals)
+    assert round(moved, 2) == cli.compare("before.png", "after.png")["score"]      # (compare shows 2 decimals)
     assert pairs[frozenset(["before.png", "copy.jpg"])] >= 97.0
-    assert main(["--library", str(lib_dir), "--model", tiny_bundle, "similar", str(tmp_path / "before.png"),
-                 "--json"]) == 0
-    found = {os.path.basename(h["path"]): h["score"] for h in json.loads(capsys.readouterr().out)}
-    assert found["after.png"] == round(moved, 2)
-    with Library(lib_dir) as lib:                          # the verdict is stored with the inliers
+    assert cli.similar("before.png")["after.png"] == round(moved, 2)
+    with Library(tmp_path / "lib") as lib:                 # the verdict is stored with the inliers
         a, b, g, same = lib.catalog.pair_checks(relation=True)
         ids = {os.path.basename(r.path): r.id for r in lib.catalog.files()}
     judged = {frozenset((int(x), int(y))): int(v) for x, y, v in zip(a, b, same)}
@@ -209,9 +214,6 @@ def test_capture_facts_tell_a_burst_and_a_bracket_from_a_copy(tmp_path, tiny_bun
     sub-seconds differ), two frames of a bracket taken in one second (their exposure times
     differ) are two shots; a copy an editor saved again, which kept no DateTimeOriginal and
     wrote its own DateTime, is still the same picture."""
-    import json
-
-    from lookalike.app.cli import main
     shot = scene((640, 480), seed=3)
     with_capture_time(shot, tmp_path / "burst-1.jpg", "2024:05:01 10:00:01", subsec="120", exposure=(1, 250))
     with_capture_time(shot, tmp_path / "burst-2.jpg", "2024:05:01 10:00:01", subsec="57", exposure=(1, 250))
@@ -219,21 +221,13 @@ def test_capture_facts_tell_a_burst_and_a_bracket_from_a_copy(tmp_path, tiny_bun
     with_capture_time(shot, tmp_path / "edited.jpg", None, edited="2025:01:02 18:30:00")
     with_capture_time(shot, tmp_path / "same-frame.jpg", "2024:05:01 10:00:01", subsec="12", exposure=(1, 250))
 
-    def verdict(x, y):
-        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
-        return json.loads(capsys.readouterr().out)["verdict"]
-
+    cli = Cli(tmp_path, tiny_bundle, capsys)
+    verdict = lambda x, y: cli.compare(x, y)["verdict"]
     assert verdict("burst-1.jpg", "burst-2.jpg") == "similar"
     assert verdict("burst-1.jpg", "bracket-dark.jpg") == "similar"
     assert verdict("burst-1.jpg", "edited.jpg") == "duplicate"
     assert verdict("burst-1.jpg", "same-frame.jpg") == "duplicate"     # "120" and "12": both 0.12 s
-
-    lib = tmp_path / "lib"
-    assert main(["-q", "--library", str(lib), "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
-    assert main(["--library", str(lib), "--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
-                 "--relative-to", str(tmp_path)]) == 0
-    capsys.readouterr()
-    pairs = {frozenset(p[:2]): p[2] for p in json.loads((tmp_path / "g.json").read_text())["pairs"]}
+    pairs = cli.pairs()
     assert pairs[frozenset(["burst-1.jpg", "burst-2.jpg"])] < 97.0
     assert pairs[frozenset(["burst-2.jpg", "bracket-dark.jpg"])] < 97.0
     assert pairs[frozenset(["burst-2.jpg", "edited.jpg"])] >= 97.0
@@ -251,12 +245,10 @@ def test_two_shots_needs_both_capture_times():
 
 
 def test_a_bracket_no_embedding_joins_is_similar_when_shot_seconds_apart(tmp_path, tiny_bundle, capsys):
-    """A tripod bracket's darkest and brightest frames score below where the check starts; taken two seconds apart by one camera they are checked all the
-    same, share their pixels and are similar. The same frames an hour apart, or another scene
+    """A tripod bracket's darkest and brightest frames score below where the check starts;
+    taken two seconds apart by one camera they are checked all the same, share their pixels
+    and are similar. The same frames an hour apart, or another scene
     shot in the same seconds, stay different."""
-    import json
-
-    from lookalike.app.cli import main
     shot = np.asarray(scene((640, 480), seed=3), np.float32)
     dark = Image.fromarray((255 * (shot / 255) ** 3.0).astype(np.uint8))      # the bracket's ends
     bright = Image.fromarray((255 * (shot / 255) ** 0.25).astype(np.uint8))
@@ -265,23 +257,14 @@ def test_a_bracket_no_embedding_joins_is_similar_when_shot_seconds_apart(tmp_pat
     with_capture_time(bright, tmp_path / "bright.jpg", "2024:05:01 10:00:03", exposure=(1, 15), camera=cam)
     with_capture_time(bright, tmp_path / "later.jpg", "2024:05:01 11:00:00", exposure=(1, 15), camera=cam)
     with_capture_time(scene((640, 480), seed=8), tmp_path / "other.jpg", "2024:05:01 10:00:05", camera=cam)
-
-    def compare(x, y):
-        assert main(["--model", tiny_bundle, "compare", str(tmp_path / x), str(tmp_path / y), "--json"]) == 0
-        return json.loads(capsys.readouterr().out)
-
-    assert compare("dark.jpg", "bright.jpg")["verdict"] == "similar"
-    assert compare("dark.jpg", "later.jpg")["verdict"] == "different"
-    assert compare("dark.jpg", "other.jpg")["verdict"] == "different"
-    lib = tmp_path / "lib"
-    assert main(["-q", "--library", str(lib), "--model", tiny_bundle, "scan", str(tmp_path)]) == 0
-    assert main(["--library", str(lib), "--model", tiny_bundle, "groups", "--json", str(tmp_path / "g.json"),
-                 "--relative-to", str(tmp_path), "--threshold", "90"]) == 0
-    capsys.readouterr()
-    doc = json.loads((tmp_path / "g.json").read_text())
+    cli = Cli(tmp_path, tiny_bundle, capsys)
+    assert cli.compare("dark.jpg", "bright.jpg")["verdict"] == "similar"
+    assert cli.compare("dark.jpg", "later.jpg")["verdict"] == "different"
+    assert cli.compare("dark.jpg", "other.jpg")["verdict"] == "different"
+    doc = cli.groups(threshold=90)
     pairs = {frozenset(p[:2]): p[2] for p in doc["pairs"]}
     assert 90.0 <= pairs[frozenset(["dark.jpg", "bright.jpg"])] < 97.0
-    assert round(pairs[frozenset(["dark.jpg", "bright.jpg"])], 2) == compare("dark.jpg", "bright.jpg")["score"]
+    assert round(pairs[frozenset(["dark.jpg", "bright.jpg"])], 2) == cli.compare("dark.jpg", "bright.jpg")["score"]
     assert pairs.get(frozenset(["dark.jpg", "later.jpg"]), 0) < 90.0
     assert pairs.get(frozenset(["dark.jpg", "other.jpg"]), 0) < 50.0
     groups = [{m["path"] for m in g["members"]} for g in doc["groups"]]
