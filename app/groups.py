@@ -34,7 +34,7 @@ def compute_groups(grouper, table, threshold: float, exact: bool) -> Results:
     """The engine's results at a threshold (`core.results`): keepers and reclaimable bytes included."""
     if grouper is None or table is None:
         return Results.empty()
-    res = Results(grouper.groups(threshold), table)
+    res = Results(grouper.groups(threshold), table, duplicate=grouper.duplicate)
     return res.exact_only() if exact else res
 
 

@@ -29,7 +29,7 @@ def scores(model, pairs, faces: bool, threads: int = 2):
     paths = sorted({p for a, c, _ in pairs for p in (a, c)})
     xs = {}
     for p in paths:
-        _, x, _, _, _, err = prepare(0, p, b)
+        _, x, _, _, _, err, _ = prepare(0, p, b)
         if err:
             print(f"skip {p}: {err}", file=sys.stderr)
             continue

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .decode import Capture
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 7
 
 
 class CatalogError(Exception):
@@ -85,6 +87,31 @@ CREATE TABLE IF NOT EXISTS not_duplicate_content (
     PRIMARY KEY (a, b)
 )
 """,
+    # the relation of a pair the check confirmed (core.verify.same_picture): 1 = one picture,
+    # 0 = two shots that share pixels; NULL = not judged (checked before version 5, or not
+    # confirmed): the pair is scored as before
+    4: """
+ALTER TABLE pair_checks ADD COLUMN same INTEGER
+""",
+    # the capture facts as the camera wrote them (core.decode.Capture), apart from taken_at
+    # (the date shown, which falls back to the DateTime editors rewrite). Files scanned before
+    # get their old taken_at as the capture time, so they are judged as before until they change
+    5: """
+ALTER TABLE files ADD COLUMN shot_at TEXT;
+ALTER TABLE files ADD COLUMN shot_subsec TEXT;
+ALTER TABLE files ADD COLUMN exposure REAL;
+ALTER TABLE files ADD COLUMN camera TEXT;
+UPDATE files SET shot_at = taken_at
+""",
+    # how good each photo is as the one to keep of a group of similar shots (core.keeper.Quality,
+    # measured on the scan's decode; NULL for files scanned before: their groups keep the rule)
+    6: """
+ALTER TABLE files ADD COLUMN q_sharpness REAL;
+ALTER TABLE files ADD COLUMN q_clipped REAL;
+ALTER TABLE files ADD COLUMN q_exposure REAL;
+ALTER TABLE files ADD COLUMN q_noise REAL;
+ALTER TABLE files ADD COLUMN q_colour REAL
+""",
 }
 
 
@@ -99,6 +126,24 @@ class FileRow:
     height: int | None
     taken_at: str | None
     error: str | None
+    shot_at: str | None = None       # EXIF DateTimeOriginal (see core.decode.Capture)
+    shot_subsec: str | None = None
+    exposure: float | None = None
+    camera: str | None = None
+    quality: tuple | None = None     # (sharpness, clipped, exposure, noise, colour): core.keeper.Quality
+
+    def capture(self) -> Capture:
+        return Capture(self.taken_at, self.shot_at, self.shot_subsec, self.exposure, self.camera)
+
+
+_FILE_COLUMNS = ("id, path, size, mtime_ns, hash, width, height, taken_at, error, shot_at, shot_subsec, exposure, "
+                 "camera, q_sharpness, q_clipped, q_exposure, q_noise, q_colour")
+_QUALITY = ("sharpness", "clipped", "exposure", "noise", "colour")
+
+
+def _file_row(r) -> "FileRow":
+    q = r[13:18]
+    return FileRow(r[0], dec(r[1]), *r[2:13], quality=None if q[0] is None else tuple(q))
 
 
 def enc(path: str) -> bytes:
@@ -192,7 +237,7 @@ class Catalog:
                 self.db.execute("SELECT id, path, size, mtime_ns FROM files")}
 
     def files(self, ids=None) -> list[FileRow]:
-        q = "SELECT id, path, size, mtime_ns, hash, width, height, taken_at, error FROM files"
+        q = f"SELECT {_FILE_COLUMNS} FROM files"
         if ids is None:
             rows = self.db.execute(q + " ORDER BY id").fetchall()
         else:
@@ -201,12 +246,11 @@ class Catalog:
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]
                 rows += self.db.execute(q + f" WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        return [FileRow(r[0], dec(r[1]), *r[2:]) for r in rows]
+        return [_file_row(r) for r in rows]
 
     def file_by_path(self, path) -> FileRow | None:
-        r = self.db.execute("SELECT id, path, size, mtime_ns, hash, width, height, taken_at, error "
-                            "FROM files WHERE path=?", (enc(path),)).fetchone()
-        return FileRow(r[0], dec(r[1]), *r[2:]) if r else None
+        r = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path=?", (enc(path),)).fetchone()
+        return _file_row(r) if r else None
 
     def insert_file(self, path, size, mtime_ns) -> int:
         cur = self.db.execute("INSERT INTO files (path, size, mtime_ns) VALUES (?, ?, ?)",
@@ -216,7 +260,8 @@ class Catalog:
     def reset_file(self, file_id, size, mtime_ns):
         """The file changed on disk: forget everything derived from its old bytes."""
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=NULL, width=NULL, height=NULL, "
-                        "taken_at=NULL, error=NULL WHERE id=?", (size, mtime_ns, file_id))
+                        "taken_at=NULL, error=NULL, shot_at=NULL, shot_subsec=NULL, exposure=NULL, camera=NULL, "
+                        "q_sharpness=NULL, q_clipped=NULL, q_exposure=NULL, q_noise=NULL, q_colour=NULL WHERE id=?", (size, mtime_ns, file_id))
         self.db.execute("DELETE FROM vectors WHERE file_id=?", (file_id,))
         self.db.execute("DELETE FROM pair_checks WHERE a=? OR b=?", (file_id, file_id))
 
@@ -231,9 +276,15 @@ class Catalog:
     def set_hashes(self, pairs):
         self.db.executemany("UPDATE files SET hash=? WHERE id=?", [(h, i) for i, h in pairs])
 
-    def set_decoded(self, file_id, width, height, taken_at):
-        self.db.execute("UPDATE files SET width=?, height=?, taken_at=?, error=NULL WHERE id=?",
-                        (width, height, taken_at, file_id))
+    def set_decoded(self, file_id, width, height, capture: Capture | str | None, quality=None):
+        """What decoding a file told: its size, capture facts (a Capture; a date alone, as
+        older callers pass, is the shown date only) and quality (a core.keeper.Quality)."""
+        c = capture if isinstance(capture, Capture) else Capture(taken_at=capture)
+        q = [None if quality is None else float(getattr(quality, f)) for f in _QUALITY]
+        self.db.execute("UPDATE files SET width=?, height=?, taken_at=?, shot_at=?, shot_subsec=?, exposure=?, "
+                        "camera=?, q_sharpness=?, q_clipped=?, q_exposure=?, q_noise=?, q_colour=?, error=NULL "
+                        "WHERE id=?",
+                        (width, height, c.taken_at, c.original, c.subsec, c.exposure, c.camera, *q, file_id))
 
     def set_error(self, file_id, reason):
         self.db.execute("UPDATE files SET error=? WHERE id=?", (reason, file_id))
@@ -332,6 +383,17 @@ class Catalog:
             at += m
         return labels[:at], ids[:at], vecs[:at]
 
+    def vectors_of(self, model_key, ids, dim) -> dict[int, np.ndarray]:
+        """file id -> vector, for the given files that have one for this model key."""
+        out = {}
+        ids = [int(i) for i in ids]
+        for i in range(0, len(ids), 900):
+            chunk = ids[i:i + 900]
+            for fid, vec in self.db.execute(f"SELECT file_id, vec FROM vectors WHERE model_key=? AND file_id IN "
+                                            f"({','.join('?' * len(chunk))})", [model_key, *chunk]):
+                out[fid] = np.frombuffer(vec, np.float32, dim)
+        return out
+
     def vector_of(self, model_key, file_id):
         r = self.db.execute("SELECT vec FROM vectors WHERE model_key=? AND file_id=?",
                             (model_key, file_id)).fetchone()
@@ -360,20 +422,24 @@ class Catalog:
             self.db.execute("DELETE FROM edge_sets WHERE model_key=?", (model_key,))
 
     # -- geometric checks (core.verify), keyed by file ids with a < b ---------------------
-    def pair_checks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = self.db.execute("SELECT a, b, inliers FROM pair_checks").fetchall()
-        arr = np.asarray(rows, np.int64).reshape(-1, 3)
-        return arr[:, 0], arr[:, 1], arr[:, 2]
+    def pair_checks(self, relation: bool = False) -> tuple[np.ndarray, ...]:
+        """(a, b, inliers) of every stored check; with `relation`, also `same` (1: one picture,
+        0: two shots, -1: not judged)."""
+        rows = self.db.execute("SELECT a, b, inliers, COALESCE(same, -1) FROM pair_checks").fetchall()
+        arr = np.asarray(rows, np.int64).reshape(-1, 4)
+        return (arr[:, 0], arr[:, 1], arr[:, 2]) + ((arr[:, 3],) if relation else ())
 
-    def pair_check(self, a: int, b: int) -> int | None:
-        """The stored check result of one pair of files, or None."""
-        r = self.db.execute("SELECT inliers FROM pair_checks WHERE a=? AND b=?", (min(a, b), max(a, b))).fetchone()
-        return int(r[0]) if r else None
+    def pair_check(self, a: int, b: int) -> tuple[int, bool | None] | None:
+        """The stored check result of one pair of files, (inliers, same: one picture / two shots
+        / None: not judged), or None."""
+        r = self.db.execute("SELECT inliers, same FROM pair_checks WHERE a=? AND b=?", (min(a, b), max(a, b))).fetchone()
+        return (int(r[0]), None if r[1] is None else bool(r[1])) if r else None
 
     def put_pair_checks(self, rows):
-        """rows: (a, b, inliers) with a < b."""
-        self.db.executemany("INSERT OR REPLACE INTO pair_checks VALUES (?, ?, ?)",
-                            [(int(a), int(b), int(g)) for a, b, g in rows])
+        """rows: (a, b, inliers) or (a, b, inliers, same) with a < b; same: True/False/None."""
+        self.db.executemany("INSERT OR REPLACE INTO pair_checks (a, b, inliers, same) VALUES (?, ?, ?, ?)",
+                            [(int(r[0]), int(r[1]), int(r[2]), None if len(r) < 4 or r[3] is None else int(r[3]))
+                             for r in rows])
 
     # -- "not a duplicate" --------------------------------------------------------------
     def add_not_duplicate(self, a, b):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -34,12 +35,31 @@ class DecodeError(Exception):
     """A file could not be read as a photo; str(error) says why, for a person."""
 
 
+@dataclass(frozen=True)
+class Capture:
+    """What the camera wrote about the shot (EXIF), None where absent: `taken_at` is the date
+    shown and sorted by (DateTimeOriginal, else the file's DateTime, which editors rewrite);
+    the others are kept as the camera wrote them, for telling two shots from one
+    (core.relation.two_shots): DateTimeOriginal, SubSecTimeOriginal, ExposureTime (seconds),
+    camera make and model."""
+    taken_at: str | None = None
+    original: str | None = None
+    subsec: str | None = None
+    exposure: float | None = None
+    camera: str | None = None
+
+
 @dataclass
 class Decoded:
     image: Image.Image      # RGB, orientation applied, possibly reduced (draft)
     width: int              # full size as displayed (after orientation)
     height: int
-    taken_at: str | None    # EXIF DateTimeOriginal as ISO 8601, if present
+    capture: Capture = field(default_factory=Capture)
+
+    @property
+    def taken_at(self) -> str | None:
+        """EXIF DateTimeOriginal (else DateTime) as ISO 8601, if present."""
+        return self.capture.taken_at
 
 
 def _register_heif():
@@ -68,28 +88,57 @@ _TRANSPOSE = {
 }
 
 
+def _text(raw) -> str | None:
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    text = str(raw).strip("\x00 ") if raw is not None else ""
+    return text or None
+
+
+def _date(raw) -> str | None:
+    text = _text(raw)
+    try:
+        return datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S").isoformat() if text else None
+    except ValueError:
+        return None
+
+
+def _seconds(raw) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _capture(exif) -> Capture:
+    try:
+        sub = exif.get_ifd(0x8769)
+    except Exception:
+        sub = {}
+    original = _date(sub.get(0x9003))
+    subsec = _text(sub.get(0x9291))
+    make, model = _text(exif.get(0x010F)), _text(exif.get(0x0110))
+    camera = model if make and model and model.startswith(make) else " ".join(t for t in (make, model) if t) or None
+    return Capture(taken_at=original or _date(exif.get(0x0132)), original=original,
+                   subsec=subsec if subsec and subsec.isdigit() else None,
+                   exposure=_seconds(sub.get(0x829A)), camera=camera)
+
+
 def _exif_info(im):
-    """(orientation, taken_at) from EXIF; a broken EXIF block yields (1, None)."""
+    """(orientation, Capture) from EXIF; a broken EXIF block yields (1, Capture())."""
     try:
         exif = im.getexif()
         orientation = int(exif.get(0x0112, 1) or 1)
-        taken = None
         try:
-            sub = exif.get_ifd(0x8769)
-            raw = sub.get(0x9003) or exif.get(0x0132)
-        except Exception:
-            raw = exif.get(0x0132)
-        if isinstance(raw, bytes):
-            raw = raw.decode("ascii", "replace")
-        if raw:
-            try:
-                taken = datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").isoformat()
-            except ValueError:
-                taken = None
-        return (orientation if 1 <= orientation <= 8 else 1), taken
+            capture = _capture(exif)
+        except Exception as exc:
+            log.debug("ignoring unreadable EXIF capture facts: %s", exc)
+            capture = Capture()
+        return (orientation if 1 <= orientation <= 8 else 1), capture
     except Exception as exc:  # malformed EXIF is common; never fatal
         log.debug("ignoring unreadable EXIF: %s", exc)
-        return 1, None
+        return 1, Capture()
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -143,9 +192,10 @@ def load(path, target: int | None = None) -> Decoded:
     return _decode_opened(im, target)
 
 
-def _decode_opened(im, target, orientation=None, taken=None, size=None) -> Decoded:
-    """Decode an opened Pillow image; `orientation`, `taken` and `size` (the full picture's,
-    before orientation) override what the image itself says (a RAW's preview)."""
+def _decode_opened(im, target, orientation=None, taken: Capture | None = None, size=None) -> Decoded:
+    """Decode an opened Pillow image; `orientation`, `taken` (the capture facts) and `size`
+    (the full picture's, before orientation) override what the image itself says (a RAW's
+    preview)."""
     keep_open = False
     try:
         w, h = size or im.size
@@ -156,7 +206,7 @@ def _decode_opened(im, target, orientation=None, taken=None, size=None) -> Decod
             raise DecodeError(f"too large: {w}x{h} pixels exceeds the {limit // 1_000_000} MP safety limit")
         own_orientation, own_taken = _exif_info(im)
         orientation = own_orientation if orientation is None else orientation
-        taken = taken or own_taken
+        taken = taken if taken is not None and taken.taken_at else own_taken
         if getattr(im, "is_animated", False):
             im.seek(0)
         iw, ih = im.size
@@ -215,8 +265,9 @@ def _libraw_opens(path) -> bool:
         return False
 
 
-def _raw_taken_at(path, preview):
-    """EXIF date of a RAW: its preview's EXIF, else the RAW's own TIFF structure (most RAWs)."""
+def _raw_taken_at(path, preview) -> Capture | None:
+    """EXIF capture facts of a RAW: its preview's EXIF, else the RAW's own TIFF structure (most
+    RAWs); None when neither says when it was taken."""
     for source in (preview, path):
         if source is None:
             continue
@@ -227,7 +278,7 @@ def _raw_taken_at(path, preview):
                     taken = _exif_info(im)[1]
         except Exception:
             continue
-        if taken:
+        if taken.taken_at:
             return taken
     return None
 
@@ -266,7 +317,7 @@ def load_raw(path, target: int | None = None) -> Decoded:
     # postprocess applies the flip itself
     w, h = full if orientation not in _ORIENT_SWAPS else full[::-1]
     return Decoded(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).convert("RGB"), w, h,
-                   _raw_taken_at(path, None))
+                   _raw_taken_at(path, None) or Capture())
 
 
 def _raw_preview(raw, rawpy, min_side):

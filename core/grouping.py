@@ -114,7 +114,8 @@ class Grouper:
     threshold and the photos they touch.
     """
 
-    def __init__(self, a, b, s, not_duplicate=()):
+    def __init__(self, a, b, s, not_duplicate=(), duplicate: float | None = None):
+        self.duplicate = duplicate          # the model's duplicate threshold the scores were made for
         a, b, s = canonical_edges(a, b, s)
         if not_duplicate:
             bad = {(min(x, y), max(x, y)) for x, y in not_duplicate}

@@ -17,12 +17,14 @@ bench/moment_rules.py (a degraded copy must never be suggested over its original
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 SIDE = 384              # luminance size the measures are taken at
+SCAN_SIDE = 256         # ... in the scan, on the picture decoded for the embedding, which is decoded
+SCAN_DECODE = 192       # at least this large on its short side (JPEG draft mode), so that every
+                        # photo is measured at the same size (a 4:3 photo: 256 pixels or more long)
 CLIP_LOW, CLIP_HIGH = 3, 252
 W_CLIPPED = 6.0         # one "log-sharpness" unit per 1/6 of the picture clipped
 W_EXPOSURE = 1.5
@@ -46,19 +48,22 @@ class Quality:
                 "noise": round(self.noise, 2), "colour": round(self.colour, 2)}
 
 
-def measure(image, pixels: int | None = None) -> Quality:
-    """The quality numbers of a PIL image (any mode); pixels = the full resolution if the
-    image was decoded smaller."""
+def measure(image, pixels: int | None = None, side: int = SIDE) -> Quality:
+    """The quality numbers of a PIL image (any mode), reduced to `side` pixels on the long
+    side; pixels = the full resolution if the image was decoded smaller."""
     import cv2
     full = pixels or image.size[0] * image.size[1]
-    im = image.convert("RGB")
-    if max(im.size) > SIDE:
-        im = im.copy()
-        im.thumbnail((SIDE, SIDE))
-    rgb = np.asarray(im, dtype=np.float32)
+    from PIL import Image
+    im = image if image.mode == "RGB" else image.convert("RGB")
+    w, h = im.size
+    if max(w, h) > side:          # area average (box) first: the array is made of the small image
+        f = side / max(w, h)
+        im = im.resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX, reducing_gap=2.0)
+    rgb8 = np.asarray(im)
+    rgb = rgb8.astype(np.float32)
     rg, yb = rgb[..., 0] - rgb[..., 1], 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
     colour = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-    y = np.asarray(im.convert("L"), dtype=np.float32)
+    y = cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY).astype(np.float32)
     noise = float(np.median(np.abs(cv2.Laplacian(y, cv2.CV_32F)))) * 1.4826 / 6.0
     smooth = cv2.GaussianBlur(y, (0, 0), 1.0)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0)
@@ -69,19 +74,28 @@ def measure(image, pixels: int | None = None) -> Quality:
     return Quality(sharp, clipped, exposure, int(full), noise, colour)
 
 
-def score(q: Quality, max_pixels: int, min_noise: float = 0.0, max_colour: float = 0.0) -> float:
-    grey = max_colour > 10.0 and q.colour < 3.0
-    return (math.log(q.sharpness + 1.0) - W_CLIPPED * q.clipped - W_EXPOSURE * q.exposure
-            + W_PIXELS * math.log(max(q.pixels, 1) / max(max_pixels, 1))
-            - W_NOISE * max(0.0, q.noise - min_noise) - W_GREY * grey)
+def group_scores(sharpness, clipped, exposure, pixels, noise, colour, group_of) -> np.ndarray:
+    """`score` of every photo of many groups at once (arrays, one entry per photo; group_of:
+    each photo's group number, photos of one group next to each other), each against its own
+    group's largest, quietest and most colourful photo."""
+    g = np.asarray(group_of, np.int64)
+    if len(g) == 0:
+        return np.zeros(0)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    per = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(g)]))
+    pix = np.maximum(np.asarray(pixels, np.float64), 1.0)
+    noise, colour = np.asarray(noise, np.float64), np.asarray(colour, np.float64)
+    top = np.maximum.reduceat(pix, starts)[per]
+    quiet = np.minimum.reduceat(noise, starts)[per]
+    grey = (np.maximum.reduceat(colour, starts)[per] > 10.0) & (colour < 3.0)
+    return (np.log(np.asarray(sharpness, np.float64) + 1.0) - W_CLIPPED * np.asarray(clipped, np.float64)
+            - W_EXPOSURE * np.asarray(exposure, np.float64) + W_PIXELS * np.log(pix / top)
+            - W_NOISE * np.maximum(0.0, noise - quiet) - W_GREY * grey)
 
 
 def suggest(qualities: list[Quality]) -> int:
     """Index of the shot to keep (the first of equals)."""
     if not qualities:
         raise ValueError("no photos")
-    top = max(q.pixels for q in qualities)
-    quiet = min(q.noise for q in qualities)
-    colour = max(q.colour for q in qualities)
-    scores = [score(q, top, quiet, colour) for q in qualities]
-    return int(np.argmax(scores))
+    cols = [[getattr(q, f) for q in qualities] for f in ("sharpness", "clipped", "exposure", "pixels", "noise", "colour")]
+    return int(np.argmax(group_scores(*cols, np.zeros(len(qualities), np.int64))))

@@ -178,14 +178,17 @@ class Library:
         edges = self.catalog.edges(key)
         if edges is None:
             raise LibraryError("this library has not been scanned with this model yet: run `lookalike scan`")
-        a, b, s, _ = edges
+        a, b, s, floor = edges
         ids = self.catalog.vector_labels(key)[1]
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
         a, b, s = a[live], b[live], s[live]
+        raw = s
         if bundle.geometric_check:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
             s = self._hold_two_shots(a, b, s, bundle.thresholds)
-        return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids())
+        shown = (raw >= floor) | (s >= floor)        # shots close in time that the check did not lift: left out
+        return Grouper(a[shown], b[shown], s[shown], not_duplicate=self.not_duplicate_ids(),
+                       duplicate=float(bundle.thresholds["duplicate"]))
 
     def not_duplicate_ids(self) -> list[tuple[int, int]]:
         """The dismissed pairs as file ids: by content (every file with those bytes, wherever it
@@ -200,10 +203,11 @@ class Library:
         return out
 
     def _hold_two_shots(self, a, b, s, thresholds):
-        """Pairs of photos taken at different times are two shots: never duplicates."""
+        """Pairs of photos whose capture facts differ are two shots: never duplicates."""
         from .relation import hold_two_shots
-        taken = {r.id: r.taken_at for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
-        return hold_two_shots(s, [taken.get(x) for x in a.tolist()], [taken.get(y) for y in b.tolist()],
+        shot = {r.id: r.capture() for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
+        none = decode.Capture()
+        return hold_two_shots(s, [shot.get(x, none) for x in a.tolist()], [shot.get(y, none) for y in b.tolist()],
                               thresholds)
 
     def not_duplicate(self, paths) -> int:
@@ -238,10 +242,13 @@ class Library:
 
     def results(self, bundle: Bundle, threshold: float | None = None, rule: str = "rep", exact: bool = False,
                 keep: str | None = None, grouper: Grouper | None = None) -> Results:
-        """The groups at a threshold (default: the model's) with their suggested keepers."""
+        """The groups at a threshold (default: the model's) with their suggested keepers: by
+        the keep rule, and in groups of similar shots the best shot (core.results), unless a
+        rule is asked for (`keep`: then every group by that rule)."""
         t = bundle.thresholds["duplicate"] if threshold is None else threshold
         grouper = grouper or self.grouper(bundle)
-        res = Results(grouper.groups(t, rule=rule), self.file_table(), keep or "highest-resolution")
+        res = Results(grouper.groups(t, rule=rule), self.file_table(), keep or "highest-resolution",
+                      duplicate=grouper.duplicate if keep is None else None)
         return res.exact_only() if exact else res
 
     def problems(self):
@@ -249,10 +256,10 @@ class Library:
 
     # -- one-off comparisons --------------------------------------------------------------
     def embed_file(self, path, bundle: Bundle) -> np.ndarray:
-        _, arr, _, _, _, err = scanner.prepare(0, os.fspath(path), bundle)
-        if err:
-            raise decode.DecodeError(f"{path}: {err}")
-        return self.embedder(bundle).embed_arrays(arr[None])[0]
+        p = scanner.prepare(0, os.fspath(path), bundle)
+        if p.error:
+            raise decode.DecodeError(f"{path}: {p.error}")
+        return self.embedder(bundle).embed_arrays(p.input[None])[0]
 
     def similar(self, path, bundle: Bundle, k: int = 10):
         """[(path, score)] of the k library photos most like the given file."""
@@ -275,7 +282,7 @@ class Library:
         hits.sort(key=lambda h: -h[1])
         return [(r.path, round(s, 2)) for r, s in hits]
 
-    def stored_check(self, path_a, path_b) -> int | None:
+    def stored_check(self, path_a, path_b):
         """The check the last scan stored for these two files, when both are in the library and
         unchanged on disk since (else None)."""
         ids = []
@@ -288,7 +295,9 @@ class Library:
             if row is None or row.size != st.st_size or row.mtime_ns != st.st_mtime_ns:
                 return None
             ids.append(row.id)
-        return self.catalog.pair_check(*ids) if ids[0] != ids[1] else None
+        stored = self.catalog.pair_check(*ids) if ids[0] != ids[1] else None
+        from .verify import Result
+        return Result(*stored) if stored else None
 
     def compare(self, path_a, path_b, bundle: Bundle, embedder: Embedder | None = None) -> float:
         """`compare_files`, with the check the scan stored for this pair when there is one: the
@@ -304,7 +313,7 @@ class Library:
             return hits
         query = verify.Photo(os.fspath(path), min(bundle.input.size),   # keypoints made once, when needed
                              *verify.check_images(d.image, d.image.size == (d.width, d.height)))
-        return [(row, checked_score(s, lambda: query, row.path, d.taken_at, row.taken_at, bundle))
+        return [(row, checked_score(s, lambda: query, row.path, d.capture, row.capture(), bundle))
                 for row, s in hits]
 
 
@@ -312,17 +321,19 @@ def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray
     """Edge scores after the stored geometric checks (core.verify.adjust); unchecked edges keep
     their embedding score."""
     from . import verify
-    ca, cb, cg = catalog.pair_checks()
+    ca, cb, cg, csame = catalog.pair_checks(relation=True)
     g = np.full(len(s), verify.INCONCLUSIVE, np.int64)
+    same = np.full(len(s), -1, np.int64)
     if len(ca) and len(s):
         keys = verify.pair_keys(ca, cb)
         order = np.argsort(keys)
-        keys, cg = keys[order], cg[order]
+        keys, cg, csame = keys[order], cg[order], csame[order]
         q = verify.pair_keys(a, b)
         pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
         hit = keys[pos] == q
         g[hit] = cg[pos[hit]]
-    return verify.adjust(s, g, thresholds, check_band)
+        same[hit] = csame[pos[hit]]
+    return verify.adjust(s, g, thresholds, check_band, same)
 
 
 def compare_in_library(library_dir, path_a, path_b, bundle: Bundle) -> float:
@@ -335,7 +346,7 @@ def compare_in_library(library_dir, path_a, path_b, bundle: Bundle) -> float:
 
 
 def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None,
-                  stored: int | None = None) -> float:
+                  stored=None) -> float:
     """Match score 0-100 of two files; identical bytes score 100. `stored`: the pair's check
     result kept by a scan (used instead of checking again)."""
     from .hashing import full_digest
@@ -348,11 +359,11 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     embedder = embedder or Embedder(bundle)
     vecs, taken = [], []
     for p in (a, b):
-        _, arr, _, _, taken_at, err = scanner.prepare(0, p, bundle)
-        if err:
-            raise decode.DecodeError(f"{p}: {err}")
-        vecs.append(arr)
-        taken.append(taken_at)
+        prepared = scanner.prepare(0, p, bundle)
+        if prepared.error:
+            raise decode.DecodeError(f"{p}: {prepared.error}")
+        vecs.append(prepared.input)
+        taken.append(prepared.capture)
     v = embedder.embed_arrays(np.stack(vecs))
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     if bundle.geometric_check:
@@ -362,20 +373,24 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     return score
 
 
-def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored: int | None = None) -> float:
+def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored=None) -> float:
     """A pair's embedding score as the groups show it: the geometric check (the `stored`
     result of a scan, else a check in the model's check band; photo_a() gives the first photo
-    as a `verify.Photo`) and the two-shots hold."""
+    as a `verify.Photo`) and the two-shots hold (taken_a, taken_b: the photos' `decode.Capture`)."""
     from . import verify
-    from .relation import hold_two_shots
+    from .relation import close_in_time, hold_two_shots
     lo, hi = verify.band(bundle.thresholds, bundle.check_band)
-    g = verify.INCONCLUSIVE if stored is None else stored     # not checked: the embedding settles it
-    if stored is None and lo <= score < min(hi, 100.0):
+    r = verify.Result(verify.INCONCLUSIVE) if stored is None else stored    # not checked: the embedding settles it
+    close = close_in_time(taken_a, taken_b)
+    if stored is None and (lo <= score or close) and score < min(hi, 100.0):
         try:
-            g = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds)
+            r = verify.check_photos(photo_a(), verify.Photo(path_b, min(bundle.input.size)), score, bundle.thresholds,
+                                    close)
         except decode.DecodeError:
-            g = verify.UNREADABLE
-    score = float(verify.adjust(np.float32([score]), np.int64([g]), bundle.thresholds, bundle.check_band)[0])
+            r = verify.Result(verify.UNREADABLE)
+    same = np.int64([-1 if r.same is None else int(r.same)])
+    score = float(verify.adjust(np.float32([score]), np.int64([r.inliers]), bundle.thresholds, bundle.check_band,
+                                same)[0])
     return float(hold_two_shots(np.float32([score]), [taken_a], [taken_b], bundle.thresholds)[0])
 
 

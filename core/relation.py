@@ -19,14 +19,20 @@ apart, from the same ORB matches:
 `relate` returns these numbers; the thresholds that turn them into a verdict are measured in
 bench/moment_rules.py on real shots (bench/make_moments.py) and edited copies (the kit).
 
+The scan's check (core.verify) asks `judge` for every pair it confirms, with the
+transform its RANSAC fitted: the overlap is worked out from that transform and the two image
+sizes (no pixels), and only when one photo covers most of the other is the change measured,
+on luminance images of at most CHANGE_SIDE pixels.
+
 Pixels cannot tell one thing apart: once tones are matched, a tripod exposure bracket or two
 frames of a still scene are an exposure edit of each other. The files can: a camera writes
-when each shot was taken, and a copy keeps that time or drops it. `two_shots` /
-`hold_two_shots` apply this: two photos whose capture times are both known and differ are two
-shots of a moment, at most "similar", never duplicates.
+when each shot was taken (to the sub-second) and how long it exposed, and a copy keeps these
+or drops them. `two_shots` / `hold_two_shots` apply this: two photos whose capture facts are
+known and differ are two shots of a moment, at most "similar", never duplicates.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import astuple, dataclass, fields
 
 import numpy as np
@@ -39,6 +45,14 @@ RANSAC_PX = 5.0
 CHANGE_LEVEL = 24       # a tone-matched difference above this (of 255) counts as changed
 HOLD_MARGIN = 0.01      # held pairs sit this far below the duplicate threshold (scores show 2 decimals)
 BLUR_SIGMA = 1.0        # (at half size) smooth noise, JPEG and resampling away before comparing
+CHANGE_SIDE = 256       # long side of the luminance images the change is measured on
+# the same picture: one photo covers at least SAME_COVER of the other and at most SAME_CHANGE of
+# the overlap differs after tone matching (limits measured on the real-shot set only,
+# bench/moment_rules.py; the kit's edited copies are the held-out check)
+SAME_COVER = 0.8
+SAME_CHANGE = 0.05
+CLOSE_SECONDS = 30      # shots taken this close by one camera are checked whatever their embedding
+CLOSE_PER_PHOTO = 8     # ... each with at most this many of the next shots in time (a long burst)
 
 
 @dataclass
@@ -112,26 +126,41 @@ def _hull_share(pts, shape) -> float:
     return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
 
 
+TONE_BINS = 32          # the tone curve: one level per this many equal-count bins of b's tones
+ALIGN_SLACK = 1         # pixels (at CHANGE_SIDE) the two photos may be misaligned by: a pixel
+                        # counts as changed only when no b pixel this close matches it
+
+
 def _tone_change(a, b_warped, mask) -> float:
-    """Share of the overlap that differs once b's tones are mapped onto a's."""
+    """Share of the overlap that differs once b's tones are mapped onto a's: a monotonic tone
+    curve b -> a (the median of a in each of TONE_BINS equal-count bins of b's tones, then a
+    running maximum), on both images blurred a little and rounded to 256 levels (histograms
+    instead of sorting: this runs for every pair the check confirms)."""
     import cv2
-    if mask.sum() < 100:
+    m = cv2.erode((mask > 0).astype(np.uint8), np.ones((5, 5), np.uint8))
+    a = cv2.GaussianBlur(a, (0, 0), BLUR_SIGMA)
+    b = cv2.GaussianBlur(b_warped, (0, 0), BLUR_SIGMA)
+    b_levels = cv2.calcHist([b], [0], m, [256], [0, 256]).ravel().astype(np.int64)
+    n = int(b_levels.sum())
+    if n < 100:
         return 1.0
-    a = cv2.GaussianBlur(a.astype(np.float32), (0, 0), BLUR_SIGMA)
-    b = cv2.GaussianBlur(b_warped.astype(np.float32), (0, 0), BLUR_SIGMA)
-    m = mask > 0
-    m = cv2.erode(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    if m.sum() < 100:
-        return 1.0
-    av, bv = a[m], b[m]
-    # monotonic tone curve b -> a: median of a in each of 32 bins of b, then cumulative max
-    edges = np.quantile(bv, np.linspace(0, 1, 33))
-    idx = np.clip(np.searchsorted(edges, bv, side="right") - 1, 0, 31)
-    med = np.array([np.median(av[idx == i]) if np.any(idx == i) else np.nan for i in range(32)])
-    ok = ~np.isnan(med)
-    med = np.interp(np.arange(32), np.flatnonzero(ok), med[ok])
-    med = np.maximum.accumulate(med)
-    return float(np.mean(np.abs(av - med[idx]) > CHANGE_LEVEL))
+    below = np.cumsum(b_levels) - b_levels
+    level_bin = np.minimum(TONE_BINS - 1, below * TONE_BINS // n).astype(np.uint8)   # b's level -> its bin
+    hist = cv2.calcHist([cv2.LUT(b, level_bin), a], [0, 1], m, [TONE_BINS, 256],
+                        [0, TONE_BINS, 0, 256]).astype(np.int64)
+    counts = hist.sum(axis=1)
+    cum = np.cumsum(hist, axis=1)
+    med = np.argmax(cum * 2 >= counts[:, None], axis=1).astype(np.float64)   # each bin's median of a
+    ok = counts > 0
+    med = np.maximum.accumulate(np.interp(np.arange(TONE_BINS), np.flatnonzero(ok), med[ok]))
+    # b in a's tones; a pixel changed when a is off every b tone within ALIGN_SLACK pixels (the
+    # transform of a few dozen inliers is that coarse)
+    tone = cv2.LUT(b, np.clip(np.rint(med[level_bin]), 0, 255).astype(np.uint8))
+    k = np.ones((2 * ALIGN_SLACK + 1,) * 2, np.uint8)
+    low = cv2.subtract(cv2.erode(tone, k), CHANGE_LEVEL)
+    high = cv2.add(cv2.dilate(tone, k), CHANGE_LEVEL)
+    off = cv2.bitwise_or(cv2.compare(a, low, cv2.CMP_LT), cv2.compare(a, high, cv2.CMP_GT))
+    return cv2.countNonZero(cv2.bitwise_and(off, off, mask=m)) / n
 
 
 def _relate_side(va: View, pb, db, b_plain, mirrored) -> Relation:
@@ -151,21 +180,67 @@ def _relate_side(va: View, pb, db, b_plain, mirrored) -> Relation:
     r.cover_b = _hull_share(dst[inl], b_plain.shape)
     r.scale = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
     if r.inliers >= 8:
-        # compared at half size: the change that matters is larger than a few pixels
-        a_small = cv2.resize(va.plain, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        b_small = cv2.resize(b_plain, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-        Ms = M.copy()
-        Ms[:, 2] *= 0.5
-        h, w = a_small.shape
-        inv = cv2.invertAffineTransform(Ms)
-        warped = cv2.warpAffine(b_small, inv, (w, h), flags=cv2.INTER_LINEAR)
-        valid = cv2.warpAffine(np.full(b_small.shape, 255, np.uint8), inv, (w, h), flags=cv2.INTER_NEAREST)
-        r.overlap = float((valid > 0).mean())
-        back = cv2.warpAffine(np.full(a_small.shape, 255, np.uint8), Ms, b_small.shape[::-1],
-                              flags=cv2.INTER_NEAREST)
-        r.overlap_b = float((back > 0).mean())
-        r.change = _tone_change(a_small, warped, valid)
+        r.overlap, r.overlap_b = overlaps(M, va.plain.shape, b_plain.shape)
+        r.change = change(M, va.plain.shape, b_plain.shape, small(va.plain), small(b_plain))
     return r
+
+
+def small(gray: np.ndarray) -> np.ndarray:
+    """A luminance image reduced to at most CHANGE_SIDE pixels on the long side (what `change`
+    compares)."""
+    import cv2
+    h, w = gray.shape
+    f = CHANGE_SIDE / max(h, w)
+    if f >= 1.0:
+        return gray
+    return cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def _rect(shape) -> np.ndarray:
+    h, w = shape[:2]
+    return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+
+
+def overlaps(M: np.ndarray, shape_a, shape_b) -> tuple[float, float]:
+    """(share of photo a that photo b covers, share of b that a covers) when M (2x3, a
+    similarity transform from a's pixel coordinates to b's) lays one onto the other; from the
+    two rectangles alone."""
+    import cv2
+    a_on_b = cv2.transform(_rect(shape_a)[None], np.asarray(M, np.float64))[0].astype(np.float32)
+    area, _ = cv2.intersectConvexConvex(a_on_b, _rect(shape_b))
+    scale2 = abs(float(np.linalg.det(np.asarray(M, np.float64)[:, :2])))
+    (ha, wa), (hb, wb) = shape_a[:2], shape_b[:2]
+    on_b = float(area) / float(hb * wb)
+    on_a = float(area) / max(scale2, 1e-12) / float(ha * wa)
+    return min(1.0, on_a), min(1.0, on_b)
+
+
+def change(M: np.ndarray, shape_a, shape_b, small_a: np.ndarray, small_b: np.ndarray) -> float:
+    """Share of the overlap of a and b that differs once b's tones are mapped onto a's. M maps
+    a's pixel coordinates (an image of shape_a) to b's (shape_b); small_a/small_b are the two
+    luminance images at a reduced size (`small`)."""
+    import cv2
+    fa = np.float64([small_a.shape[1] / shape_a[1], small_a.shape[0] / shape_a[0]])
+    fb = np.float64([small_b.shape[1] / shape_b[1], small_b.shape[0] / shape_b[0]])
+    M = np.asarray(M, np.float64)
+    Ms = np.empty((2, 3))
+    Ms[:, :2] = fb[:, None] * M[:, :2] / fa[None, :]
+    Ms[:, 2] = fb * M[:, 2]
+    h, w = small_a.shape
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP      # Ms maps a's pixels to where they are on b
+    warped = cv2.warpAffine(small_b, Ms, (w, h), flags=flags)
+    valid = cv2.warpAffine(np.full(small_b.shape, 255, np.uint8), Ms, (w, h),
+                           flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    return _tone_change(small_a, warped, valid)
+
+
+def judge(M: np.ndarray, shape_a, shape_b, small_a, small_b) -> tuple[bool, bool]:
+    """Do two photos that share pixels (M: the fitted transform from a to b) show one picture?
+    (same picture, covers): one of them covers most of the other (`covers`: then the change
+    decided) and, tones matched, nothing else changed."""
+    if max(overlaps(M, shape_a, shape_b)) < SAME_COVER:
+        return False, False
+    return change(M, shape_a, shape_b, small_a, small_b) <= SAME_CHANGE, True
 
 
 def relate(va: View, vb: View) -> Relation:
@@ -178,15 +253,72 @@ def relate(va: View, vb: View) -> Relation:
     return r
 
 
-def two_shots(taken_a: str | None, taken_b: str | None) -> bool:
-    """Both photos say when they were taken (EXIF, as the catalog stores it), and the times
-    differ: two shots, not one picture."""
-    return bool(taken_a) and bool(taken_b) and taken_a != taken_b
+def _fraction(subsec: str) -> str:
+    """SubSecTimeOriginal digits as a decimal fraction ("120" and "12" are both 0.12 s)."""
+    return subsec.rstrip("0") or "0"
+
+
+def two_shots(a, b) -> bool:
+    """Two photos whose capture facts (core.decode.Capture: what the camera wrote) say they are
+    two shots, not one picture: both say when they were taken (EXIF DateTimeOriginal) and the
+    times differ, or within the same second their sub-seconds differ (a burst) or their
+    exposure times do (a bracket). A copy keeps its original's facts or has none; the file's
+    DateTime, which editors rewrite, is not used."""
+    if not (a.original and b.original):
+        return False
+    if a.original != b.original:
+        return True
+    if a.subsec and b.subsec and _fraction(a.subsec) != _fraction(b.subsec):
+        return True
+    return bool(a.exposure and b.exposure and not math.isclose(a.exposure, b.exposure, rel_tol=1e-3))
+
+
+def _seconds(when: str | None) -> float | None:
+    if not when:
+        return None
+    try:
+        return float(np.datetime64(when[:19], "s").astype(np.int64))
+    except ValueError:
+        return None
+
+
+def close_in_time(a, b) -> bool:
+    """Two shots taken within CLOSE_SECONDS of each other (EXIF DateTimeOriginal) by the same
+    camera where both name it: a burst, a bracket, a re-take, which no global embedding need
+    join, so the check looks for the pixels they share."""
+    ta, tb = _seconds(a.original), _seconds(b.original)
+    if ta is None or tb is None or abs(ta - tb) > CLOSE_SECONDS:
+        return False
+    return not (a.camera and b.camera and a.camera != b.camera)
+
+
+def close_pairs(ids, captures) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) file ids of the shots `close_in_time`, each with at most CLOSE_PER_PHOTO of the
+    shots taken next after it by its camera (photos that do not name their camera are one
+    camera); `captures`: each id's core.decode.Capture."""
+    cams, times, keep = [], [], []
+    for i, c in zip(ids, captures):
+        t = _seconds(c.original)
+        if t is not None:
+            keep.append(int(i)); times.append(t); cams.append(c.camera or "")
+    if len(keep) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ids, times = np.asarray(keep, np.int64), np.asarray(times)
+    cam_code = np.unique(np.asarray(cams), return_inverse=True)[1].ravel()
+    order = np.lexsort((times, cam_code))
+    ids, times, cam_code = ids[order], times[order], cam_code[order]
+    aa, bb = [], []
+    for k in range(1, CLOSE_PER_PHOTO + 1):
+        ok = (cam_code[k:] == cam_code[:-k]) & (times[k:] - times[:-k] <= CLOSE_SECONDS)
+        aa.append(ids[:-k][ok]); bb.append(ids[k:][ok])
+    a, b = np.concatenate(aa), np.concatenate(bb)
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def hold_two_shots(s: np.ndarray, taken_a, taken_b, thresholds: dict) -> np.ndarray:
     """Scores with every pair of two shots held just below the duplicate threshold, by a margin
-    that survives the 2-decimal display (so it can still be "similar"); taken_a/taken_b: the capture times of each pair's photos (or None)."""
+    that survives the 2-decimal display (so it can still be "similar"); taken_a/taken_b: the
+    capture facts (core.decode.Capture) of each pair's photos."""
     s = np.asarray(s, np.float32).copy()
     two = np.fromiter((two_shots(x, y) for x, y in zip(taken_a, taken_b)), bool, len(s))
     s[two] = np.minimum(s[two], float(thresholds["duplicate"]) - HOLD_MARGIN)

@@ -1,7 +1,8 @@
 """The results of a library at one threshold, as the CLI and the GUI show them.
 
 One place decides, for every group: the suggested keeper (protected folder first, then the
-rule: highest resolution, then largest file, then oldest by default), which members are
+rule: highest resolution, then largest file, then oldest by default; in a group of similar
+shots, the best shot by core.keeper: sharpness, exposure and clipping, noise, resolution), which members are
 byte-identical to it, how many bytes removing the others frees, and the JSON document of
 `lookalike groups --json`. Groups stay flat arrays (`core.grouping.Groups`), so a regroup of
 100k photos creates no Python object per photo; members are described only when shown.
@@ -88,33 +89,35 @@ class FileTable:
     dates: np.ndarray
     codes: np.ndarray          # equal codes <=> identical bytes; -1 unknown
     protected: np.ndarray
+    quality: np.ndarray | None = None   # [n, 5]: core.keeper.Quality (sharpness, clipped, exposure,
+                                        # noise, colour); NaN rows: not measured
 
     @classmethod
-    def build(cls, ids, sizes, pixels, dates, hashes, protected) -> "FileTable":
+    def build(cls, ids, sizes, pixels, dates, hashes, protected, quality=None) -> "FileTable":
         codes: dict[str, int] = {}
         hc = np.fromiter((codes.setdefault(h, len(codes)) if h and h.startswith("f:") else -1 for h in hashes),
                          np.int64, len(ids))
         ids = np.asarray(ids, np.int64)
         o = np.argsort(ids, kind="stable")
+        q = None
+        if quality is not None:
+            q = np.array([row if row is not None else (np.nan,) * 5 for row in quality], np.float64).reshape(-1, 5)[o]
         return cls(ids[o], np.asarray(sizes, np.int64)[o], np.asarray(pixels, np.int64)[o],
-                   np.asarray(dates, np.float64)[o], hc[o], np.asarray(protected, bool)[o])
+                   np.asarray(dates, np.float64)[o], hc[o], np.asarray(protected, bool)[o], q)
 
     @classmethod
     def from_catalog(cls, catalog) -> "FileTable":
-        rows = catalog.files()
-        prot = Protection(catalog.protected())
-        return cls.build([r.id for r in rows], [r.size for r in rows],
-                         [(r.width or 0) * (r.height or 0) for r in rows],
-                         _dates([r.taken_at for r in rows], [r.mtime_ns for r in rows]),
-                         [r.hash for r in rows], [bool(prot) and prot.covers(r.path) for r in rows])
+        return cls.from_rows(catalog.files(), Protection(catalog.protected()))
 
     @classmethod
     def from_rows(cls, rows, protection: Protection | None = None) -> "FileTable":
         prot = protection or Protection()
+        rows = list(rows)
         return cls.build([r.id for r in rows], [r.size for r in rows],
                          [(r.width or 0) * (r.height or 0) for r in rows],
                          _dates([r.taken_at for r in rows], [r.mtime_ns for r in rows]),
-                         [r.hash for r in rows], [bool(prot) and prot.covers(r.path) for r in rows])
+                         [r.hash for r in rows], [bool(prot) and prot.covers(r.path) for r in rows],
+                         [r.quality for r in rows])
 
     def positions(self, ids):
         """(positions, found) of file ids in the table."""
@@ -155,15 +158,50 @@ def keepers(table: FileTable, ids, group_of, n_groups: int, rule: str = DEFAULT_
     return out
 
 
-class Results:
-    """Groups at one threshold with their suggested keepers and reclaimable bytes."""
+def shot_keepers(table: FileTable, ids, group_of, keep: np.ndarray, shots: np.ndarray):
+    """(keepers, kept as the best shot): `keep` with the groups marked in `shots` (groups of
+    similar shots) kept by core.keeper's score instead: a file in a protected folder first,
+    then the best shot. A group with a member whose quality was never measured keeps the
+    rule's choice."""
+    from .keeper import group_scores
+    keep = keep.copy()
+    if table.quality is None or not shots.any():
+        return keep, np.zeros(len(keep), bool)
+    pos, found = table.positions(ids)
+    q = np.where(found[:, None], table.quality[pos], np.nan)
+    measured = np.bincount(group_of, weights=np.isnan(q).any(axis=1), minlength=len(keep)) == 0
+    use = shots & measured
+    sel = np.flatnonzero(use[group_of])
+    if len(sel) == 0:
+        return keep, use
+    sel = sel[np.argsort(group_of[sel], kind="stable")]
+    g = group_of[sel]
+    pix = table.column("pixels", ids[sel], 0)
+    s = group_scores(q[sel, 0], q[sel, 1], q[sel, 2], pix, q[sel, 3], q[sel, 4], g)
+    prot = table.column("protected", ids[sel], False)
+    order = np.lexsort((ids[sel], -s, ~prot, g))
+    starts = np.flatnonzero(np.r_[True, g[order][1:] != g[order][:-1]])
+    keep[g[order][starts]] = sel[order][starts]
+    return keep, use
 
-    def __init__(self, groups: Groups, table: FileTable, rule: str = DEFAULT_KEEP):
-        self.groups, self.table, self.rule = groups, table, keep_rule(rule)
+
+class Results:
+    """Groups at one threshold with their suggested keepers and reclaimable bytes.
+
+    With `duplicate` (the model's duplicate threshold), a group with a member scored below it
+    is a group of similar shots (`shots`), whose keeper is the best shot (`shot_keepers`);
+    a group of copies keeps the rule."""
+
+    def __init__(self, groups: Groups, table: FileTable, rule: str = DEFAULT_KEEP, duplicate: float | None = None):
+        self.groups, self.table, self.rule, self.duplicate = groups, table, keep_rule(rule), duplicate
         self.ids, self.scores, self.offsets, self.best = groups.ids, groups.scores, groups.offsets, groups.best
         n = len(groups)
         self.group_of = np.repeat(np.arange(n), groups.sizes())
-        self.keep = keepers(table, self.ids, self.group_of, n, self.rule)
+        self.shots = np.zeros(n, bool)
+        if duplicate is not None and n:
+            self.shots = np.bincount(self.group_of, weights=self.scores < duplicate, minlength=n) > 0
+        self.keep, self.best_shot = shot_keepers(table, self.ids, self.group_of,
+                                                 keepers(table, self.ids, self.group_of, n, self.rule), self.shots)
         sizes = table.column("sizes", self.ids, 0)
         total = np.bincount(self.group_of, weights=sizes, minlength=n).astype(np.int64)
         self.reclaim = total - (sizes[self.keep] if n else np.zeros(0, np.int64))
@@ -208,7 +246,7 @@ class Results:
         sizes = np.diff(np.r_[starts, len(sel)])
         best = np.full(len(starts), 100.0, np.float32)
         groups = Groups(self.ids[sel], self.scores[sel], np.r_[0, np.cumsum(sizes)].astype(np.int64), best)
-        return Results(groups, self.table, self.rule)
+        return Results(groups, self.table, self.rule)       # identical bytes: copies, kept by the rule
 
 
 def describe(catalog, results: Results, indices) -> list[list[Member]]:
@@ -275,7 +313,9 @@ def document(catalog, results: Results, threshold: float, model: dict, pairs=Non
     raw_jpeg_pair (a RAW and the camera's JPEG of the same shot, never suggested for removal)
     and, for names that are not valid UTF-8, path_bytes (base64 of the exact bytes; `path`
     then holds U+FFFD for each undecodable byte). `raw_paths` maps such a `path` text to its
-    bytes for the `pairs` list."""
+    bytes for the `pairs` list. Each group: members, reclaimable (bytes freed by keeping only
+    the keeper) and keep_by: "best shot" (a group of similar shots, kept by core.keeper) or the
+    keep rule."""
     described = describe(catalog, results, range(len(results)))
     raw: dict[str, str] = {}
 
@@ -299,7 +339,8 @@ def document(catalog, results: Results, threshold: float, model: dict, pairs=Non
             if b is not None:
                 d["path_bytes"] = b
             members.append(d)
-        groups.append({"members": members, "reclaimable": sum(m.bytes for m in g if not m.keep)})
+        groups.append({"members": members, "reclaimable": sum(m.bytes for m in g if not m.keep),
+                       "keep_by": "best shot" if results.best_shot[len(groups)] else results.rule})
     out_pairs = []
     if pairs is not None:
         a, b, s = pairs

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -100,24 +101,45 @@ class CheckImages:
             return self.images.pop(file_id, (None, None))
 
 
-def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None):
-    """Decode one file into the model's input (and offer the decode to `keep`). Never raises:
-    errors come back as text."""
+class Prepared(NamedTuple):
+    file_id: int
+    input: np.ndarray | None     # the model's input
+    width: int | None
+    height: int | None
+    capture: decode.Capture | None
+    error: str | None            # why the file could not be read
+    quality: object = None       # core.keeper.Quality of the decoded picture
+
+
+def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None) -> Prepared:
+    """Decode one file into the model's input (and offer the decode to `keep`), with its
+    capture facts and its quality as a shot to keep (core.keeper, measured on this decode).
+    Never raises: errors come back as text."""
+    from .keeper import SCAN_DECODE
     try:
-        target = min(bundle.input.size)
-        d = decode.load(path, target=target)
+        d = decode.load(path, target=max(min(bundle.input.size), SCAN_DECODE))    # the keeper measures it too
         image = d.image
         if keep is not None:
             keep.offer(file_id, d)
+        quality = _quality(d)
         if bundle.preprocess == "face":
             from .faces import crop_largest_face
             image = crop_largest_face(image)
-        return file_id, to_input(image, bundle.input), d.width, d.height, d.taken_at, None
+        return Prepared(file_id, to_input(image, bundle.input), d.width, d.height, d.capture, None, quality)
     except decode.DecodeError as exc:
-        return file_id, None, None, None, None, str(exc)
+        return Prepared(file_id, None, None, None, None, str(exc))
     except Exception as exc:  # a photo must never stop the scan
         log.exception("unexpected error reading %s", path)
-        return file_id, None, None, None, None, f"unexpected error: {type(exc).__name__}: {exc}"
+        return Prepared(file_id, None, None, None, None, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _quality(d: decode.Decoded):
+    from . import keeper
+    try:
+        return keeper.measure(d.image, d.width * d.height, keeper.SCAN_SIDE)
+    except Exception:  # only the keeper suggestion is missed: the group keeps the rule
+        log.exception("cannot measure the quality of a photo")
+        return None
 
 
 def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
@@ -192,7 +214,7 @@ def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers
                 vecs = embedder.embed_arrays(np.stack([r[1] for r in ok])) if ok else []
                 with catalog.transaction():
                     for r, v in zip(ok, vecs):
-                        catalog.set_decoded(r[0], r[2], r[3], r[4])
+                        catalog.set_decoded(r.file_id, r.width, r.height, r.capture, r.quality)
                     catalog.put_vectors(model_key, [(r[0], v) for r, v in zip(ok, vecs)])
                     for r in results:
                         if r[5] is not None:
@@ -223,9 +245,30 @@ def exact_edges(catalog, live_ids: np.ndarray):
     return np.asarray(a, np.int64), np.asarray(b, np.int64)
 
 
+def close_pairs(catalog, live_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) of the photos (among live_ids) taken close in time by one camera
+    (core.relation.close_pairs)."""
+    from .relation import close_pairs as pairs
+    rows = [r for r in catalog.files(np.asarray(live_ids).tolist()) if r.shot_at]
+    return pairs([r.id for r in rows], [r.capture() for r in rows])
+
+
+def close_edges(catalog, model_key, dim, live_ids):
+    """Edges of the photos taken close in time, with their embedding scores (also below the
+    floor: the geometric check decides whether they share pixels, and `Library.grouper` leaves
+    out those it does not lift)."""
+    a, b = close_pairs(catalog, live_ids)
+    vec = catalog.vectors_of(model_key, np.union1d(a, b).tolist(), dim) if len(a) else {}
+    ok = np.fromiter((x in vec and y in vec for x, y in zip(a.tolist(), b.tolist())), bool, len(a))
+    a, b = a[ok], b[ok]
+    s = np.fromiter((float(vec[x] @ vec[y]) for x, y in zip(a.tolist(), b.tolist())), np.float32, len(a))
+    return a, b, np.clip(s * 100.0, 0.0, 100.0).astype(np.float32)
+
+
 def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS, floor=EDGE_FLOOR,
                 force=False):
-    """Sync the index with the stored vectors and recompute the kNN edges if anything changed."""
+    """Sync the index with the stored vectors and recompute the kNN edges if anything changed;
+    the pairs of photos taken close in time are edges too (`close_edges`)."""
     labels, ids = catalog.vector_labels(model_key)
     rep = Reporter("index", len(labels), progress, cancel)
     rep.start()
@@ -248,6 +291,8 @@ def build_edges(catalog, index, model_key, dim, progress, cancel, k=K_NEIGHBOURS
         rep.tick(len(cl))
     ea, eb = exact_edges(catalog, ids)
     aa.append(ea); bb.append(eb); ss.append(np.full(len(ea), 100.0, np.float32))
+    ca, cb, cs = close_edges(catalog, model_key, dim, ids)
+    aa.append(ca); bb.append(cb); ss.append(cs)
     a, b, s = canonical_edges(np.concatenate(aa), np.concatenate(bb), np.concatenate(ss).astype(np.float32))
     with catalog.transaction():
         catalog.put_edges(model_key, a, b, s, floor)
@@ -316,7 +361,8 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
                  images: CheckImages | None = None):
     """Run the geometric check (core.verify) on every stored edge in the model's check band
     that has no result yet and is among the CHECKS_PER_PHOTO best edges of either photo (the
-    edges above the band count there, unchecked). Results are kept per pair of files until
+    edges above the band count there, unchecked), and on the edges of photos taken close in
+    time (`close_pairs`) below the band. Results are kept per pair of files until
     either file changes, so a rescan checks only new pairs; pairs with a file under an offline
     root wait for it. A pair at or above the duplicate threshold whose photos are both
     confirmed copies of one third photo is not checked (verify.SETTLED): the group holds them
@@ -334,21 +380,25 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
                            np.int64)
         live = np.setdiff1d(live, away)
     lo, hi = verify.band(bundle.thresholds, bundle.check_band)
-    want = (s >= lo) & (s < 100.0) & np.isin(a, live) & np.isin(b, live)
-    a, b, s = a[want], b[want], s[want]
+    na, nb = close_pairs(catalog, live)
+    close = np.isin(verify.pair_keys(a, b), verify.pair_keys(na, nb))     # checked whatever their score
+    want = ((s >= lo) | close) & (s < 100.0) & np.isin(a, live) & np.isin(b, live)
+    a, b, s, close = a[want], b[want], s[want], close[want]
     keep = _top_per_photo(a, b, s, CHECKS_PER_PHOTO) & (s < hi)   # settled pairs count among the best
-    a, b, s = a[keep], b[keep], s[keep]
+    keep |= close & (s < hi)
+    a, b, s, close = a[keep], b[keep], s[keep], close[keep]
     dup = float(bundle.thresholds["duplicate"])
-    ca, cb, cg = catalog.pair_checks()
+    ca, cb, cg, csame = catalog.pair_checks(relation=True)
     stored = verify.pair_keys(ca, cb)
     if len(ca) and len(a):
         keys, shallow = verify.pair_keys(a, b), cg == verify.SHALLOW
         done = np.isin(keys, stored[~shallow])
-        done |= np.isin(keys, stored[shallow]) & (s < dup)
-        a, b, s = a[~done], b[~done], s[~done]
+        done |= np.isin(keys, stored[shallow]) & (s < dup) & ~close
+        a, b, s, close = a[~done], b[~done], s[~done], close[~done]
     order = np.lexsort((b, a))
-    a, b, s = a[order], b[order], s[order]
-    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb, cg >= verify.CONFIRM)
+    a, b, s, close = a[order], b[order], s[order], close[order]
+    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
+                        (cg >= verify.CONFIRM) & (csame != 0))      # two shots that share pixels are not copies
     rep = Reporter("verify", len(a), progress, cancel)
     rep.start()
     target = min(bundle.input.size)
@@ -367,20 +417,23 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
             log.exception("geometric check: cannot read %s", paths.get(fid))
             return fid, None
 
-    def pair(x, y, score):
+    def pair(x, y, score, near):
         pa, pb = cache[x], cache[y]
         if pa is None or pb is None:
-            return verify.UNREADABLE
+            return verify.Result(verify.UNREADABLE)
         try:
-            return verify.check_photos(pa, pb, score, bundle.thresholds)
+            return verify.check_photos(pa, pb, score, bundle.thresholds, near)
         except decode.DecodeError:
-            return verify.UNREADABLE
+            return verify.Result(verify.UNREADABLE)
         except Exception:  # a pair must never stop the scan: it keeps its embedding score
             log.exception("geometric check failed for %s and %s", paths.get(x), paths.get(y))
-            return verify.INCONCLUSIVE
+            return verify.Result(verify.INCONCLUSIVE)
 
-    def run(pool, a, b, s, settle: bool) -> int:
-        """Check these pairs a chunk at a time (committing each); returns how many were checked."""
+    def run(pool, a, b, s, settle: bool, close=None) -> int:
+        """Check these pairs a chunk at a time (committing each); returns how many were checked.
+        `close`: which pairs are shots taken close in time (the full step where the quick one
+        does not confirm)."""
+        close = np.zeros(len(a), bool) if close is None else close
         paths.update((r.id, r.path) for r in catalog.files(np.setdiff1d(np.union1d(a, b), list(paths)).tolist()))
         checked = 0
         for start in range(0, len(a), VERIFY_CHUNK):
@@ -392,19 +445,20 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
                 cache.clear()
                 need = {int(x) for i in idx for x in (a[i], b[i])}
             cache.update(pool.map(photo, sorted(need)))
-            results = list(pool.map(pair, *zip(*[(int(a[i]), int(b[i]), float(s[i])) for i in idx]))) if idx else []
-            for i, g in zip(idx, results):
-                if g >= verify.CONFIRM:
+            results = list(pool.map(pair, *zip(*[(int(a[i]), int(b[i]), float(s[i]), bool(close[i]))
+                                                 for i in idx]))) if idx else []
+            for i, r in zip(idx, results):
+                if r.inliers >= verify.CONFIRM and r.same is not False:
                     same.add(int(a[i]), int(b[i]))
             with catalog.transaction():
-                catalog.put_pair_checks([(a[i], b[i], g) for i, g in zip(idx, results)]
+                catalog.put_pair_checks([(a[i], b[i], *r) for i, r in zip(idx, results)]
                                         + [(a[i], b[i], verify.SETTLED) for i in settled])
             checked += len(idx)
             rep.tick(len(chunk))
         return checked
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
-        checked = run(pool, a, b, s, settle=True)
+        checked = run(pool, a, b, s, settle=True, close=close)
         # Pairs below the band whose photos the check (or the embedding above the band) already
         # puts in one picture's group: the group holds them, so their own check decides the
         # score shown for them (two hard copies of one photo that the embedding scores low).

@@ -19,18 +19,27 @@ of a photo (crops to half the area, 90/180 degree rotations, mirrors, grayscale,
 noise, JPEG/WebP) keep 20 or more inliers (5th percentile 73-92); the kit's near-miss pairs get
 2-11 and unrelated photos 2-5; in the quick step non-copies stay at 7 or below.
 
-The result adjusts the pair's score (`adjust`): a confirmed pair is lifted into the duplicate
-band, a refuted one is held below it, an inconclusive one keeps its embedding score. Pairs the
-embedding already settles are not checked (`band`): above the model's check band they count as
-confirmed, below it they keep their score.
+Sharing pixels is not being one picture: two frames of a burst, a tripod bracket, neighbouring
+frames of a panorama or a desk shot again after its objects moved share many. So for every pair
+it confirms, the check also asks `core.relation.same_picture` with the transform RANSAC fitted:
+does one photo cover most of the other (worked out from the transform and the image sizes), and
+does nothing change once tones are matched (measured on CHANGE_SIDE-pixel luminance images kept
+with the keypoints)? Refuted pairs never get this step.
+
+The result adjusts the pair's score (`adjust`): a confirmed pair that is the same picture is
+lifted into the duplicate band, a confirmed pair of two shots is held in the similar band, a
+refuted one is held below the duplicate threshold, an inconclusive one keeps its embedding
+score. Pairs the embedding already settles are not checked (`band`): above the model's check
+band they count as confirmed, below it they keep their score.
 """
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
-from . import decode
+from . import decode, relation
 
 SIDE = 512              # long side of the luminance image of the full step
 N_FEATURES = 1000
@@ -63,10 +72,13 @@ SETTLED = -4            # not checked: at or above the duplicate threshold, and 
 class Features:
     """ORB keypoints of one luminance image. They are ordered so that every FIRST_SHARE-th
     one comes first (a sample spread over the picture and the scales); the keypoints of the
-    mirrored image are made on first use, since most pairs are settled without them."""
+    mirrored image are made on first use, since most pairs are settled without them. `small`:
+    the plain luminance at relation.CHANGE_SIDE pixels, for the relation of confirmed pairs."""
 
     def __init__(self, gray: np.ndarray, n_features: int):
-        self.gray = _tools(n_features)[1].apply(np.ascontiguousarray(gray))
+        gray = np.ascontiguousarray(gray)
+        self.small = relation.small(gray)
+        self.gray = _tools(n_features)[1].apply(gray)
         self.n_features = n_features
         self.pts, self.desc = _detect(self.gray, n_features)
         n = len(self.pts)
@@ -188,6 +200,7 @@ class _Matches:
         self.fa, self.pb, self.db = fa, pb, db
         self.done = 0
         self.src, self.dst = [], []
+        self.transform = None                # a -> b, of the last RANSAC fit
 
     def inliers_up_to(self, rows: int) -> int:
         """RANSAC inliers of the matches of a's first `rows` keypoints. Below `fa.n` rows, a
@@ -211,13 +224,25 @@ class _Matches:
         found = sum(len(x) for x in self.src)
         if found < 4 or (found < CONFIRM and self.done < fa.n):
             return found if self.done >= fa.n else 0
-        _, mask = cv2.estimateAffinePartial2D(np.concatenate(self.src), np.concatenate(self.dst),
-                                              method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
+        self.transform, mask = cv2.estimateAffinePartial2D(np.concatenate(self.src), np.concatenate(self.dst),
+                                                           method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
         return int(mask.sum()) if mask is not None else 0
 
 
+class Match(NamedTuple):
+    inliers: int                             # or INCONCLUSIVE
+    transform: np.ndarray | None = None      # of a confirmed pair: a's pixels -> b's (mirrored b's)
+    mirrored: bool = False
+
+
 def check(fa: Features, fb: Features) -> int:
-    """Inliers of the better of (a, b) and (a, mirrored b), or INCONCLUSIVE.
+    """Inliers of the better of (a, b) and (a, mirrored b), or INCONCLUSIVE (see `match`)."""
+    return match(fa, fb).inliers
+
+
+def match(fa: Features, fb: Features) -> Match:
+    """Inliers of the better of (a, b) and (a, mirrored b), or INCONCLUSIVE; with the transform
+    when the pair is confirmed.
 
     Cheapest first, stopping as soon as CONFIRM inliers are found: a quarter of a's keypoints
     against b, then the rest of them; then the same against mirrored b (whose keypoints are made
@@ -229,30 +254,60 @@ def check(fa: Features, fb: Features) -> int:
     for rows in (first, fa.n):
         n = upright.inliers_up_to(rows)
         if n >= CONFIRM:
-            return n
+            return Match(n, upright.transform)
     mirrored = _Matches(fa, *fb.mirrored())
     for rows in (first, fa.n):
         m = mirrored.inliers_up_to(rows)
         if m >= CONFIRM:
-            return m
+            return Match(m, mirrored.transform, True)
     if min(fa.n, fb.n) < MIN_KEYPOINTS:
-        return INCONCLUSIVE
-    return max(n, m)
+        return Match(INCONCLUSIVE)
+    return Match(max(n, m))
 
 
-def check_photos(a: Photo, b: Photo, score: float, thresholds: dict) -> int:
+def same_picture(fa: Features, fb: Features, m: Match) -> bool | None:
+    """For a confirmed match: are a and b one picture (core.relation.judge), or two shots that
+    share pixels? None for a match that is not confirmed."""
+    return _judge(fa, fb, m)[0]
+
+
+def _judge(fa: Features, fb: Features, m: Match) -> tuple[bool | None, bool]:
+    """(same_picture, whether one photo covers the other: the change decided)."""
+    if m.inliers < CONFIRM or m.transform is None:
+        return None, False
+    small_b = np.ascontiguousarray(fb.small[:, ::-1]) if m.mirrored else fb.small
+    return relation.judge(m.transform, fa.gray.shape, fb.gray.shape, fa.small, small_b)
+
+
+class Result(NamedTuple):
+    inliers: int                 # or INCONCLUSIVE, UNREADABLE, SHALLOW
+    same: bool | None = None     # of a confirmed pair: one picture (True) or two shots (False)
+
+
+def check_photos(a: Photo, b: Photo, score: float, thresholds: dict, close: bool = False) -> Result:
     """The stored result of a pair with this embedding score: the quick step's inliers when it
-    confirms, else the full step's (`check`) where it can change the decision: at or above the
+    confirms, else the full step's (`match`) where it can change the decision: at or above the
     duplicate threshold (to refute), or below it when the quick step saw some evidence (to
-    confirm); else SHALLOW. Raises decode.DecodeError."""
+    confirm) or the photos were taken close in time (`close`: only pixels can join them); else
+    SHALLOW. A confirmed pair comes with its relation (`same_picture`, on the keypoints of the
+    step that confirmed it; a change the quick step sees is judged again by the full step).
+    Raises decode.DecodeError."""
     qa, qb = a.quick(), b.quick()
     if qa is not None and qb is not None:
-        n = check(qa, qb)
-        if n >= CONFIRM:
-            return n
-        if score < float(thresholds["duplicate"]) and n < REFUTE:
-            return SHALLOW
-    return check(a.full(), b.full())
+        m = match(qa, qb)
+        if m.inliers >= CONFIRM:
+            same, covers = _judge(qa, qb, m)
+            if same is False and covers:   # the quick step's few inliers fit a coarse transform,
+                fa, fb = a.full(), b.full()       # which can misalign the change: the full step judges
+                full = match(fa, fb)
+                if full.inliers >= CONFIRM:
+                    return Result(full.inliers, same_picture(fa, fb, full))
+            return Result(m.inliers, same)
+        if score < float(thresholds["duplicate"]) and m.inliers < REFUTE and not close:
+            return Result(SHALLOW)
+    fa, fb = a.full(), b.full()
+    m = match(fa, fb)
+    return Result(m.inliers, same_picture(fa, fb, m))
 
 
 def pair_keys(a, b) -> np.ndarray:
@@ -276,15 +331,19 @@ def band(thresholds: dict, check_band=None) -> tuple[float, float]:
     return float(check_band[0]), float(check_band[1])
 
 
-def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None) -> np.ndarray:
+def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None,
+           same: np.ndarray | None = None) -> np.ndarray:
     """Scores after the geometric check (scores 0-100; inliers < 0 or unchecked = unchanged).
 
     Confirmed pairs (>= CONFIRM inliers, SETTLED, or unchecked at or above the band) have their score
     mapped from [low, 100] onto [duplicate, 100]: at or above the duplicate threshold, order
     kept. Refuted pairs (< REFUTE inliers) are mapped onto [similar, duplicate): they can still
     be "similar", never duplicates. Below the band (checked only when the pair's photos are
-    in one group of copies) a confirmed pair scores the duplicate threshold; the rest is left
-    alone.
+    in one group of copies, or were taken close in time) a confirmed pair scores the duplicate
+    threshold; the rest is left alone. `same`: per pair, the relation of a confirmed pair (1:
+    one picture, 0: two shots, -1 or absent: not judged, as before the relation was stored); a
+    confirmed pair of two shots keeps its score clipped to [similar, duplicate - HOLD_MARGIN]:
+    always similar, never a duplicate.
     """
     s = np.asarray(s, np.float32)
     g = np.asarray(inliers)
@@ -299,4 +358,7 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     out[up] = np.maximum(s[up], dup + (100.0 - dup) * t[up])
     held = np.minimum(s[down], sim + (dup - sim) * t[down])
     out[down] = np.minimum(held, np.nextafter(np.float32(dup), np.float32(0)))
+    if same is not None:
+        two = (g >= CONFIRM) & (np.asarray(same) == 0)
+        out[two] = np.clip(s[two], sim, dup - relation.HOLD_MARGIN)
     return out.astype(np.float32)

@@ -26,6 +26,24 @@ def test_exif_orientation_is_applied(tmp_path, make_photo):
     assert diff < 6
 
 
+def test_capture_facts_are_read_apart_from_the_date_shown(tmp_path, make_photo):
+    """DateTimeOriginal, SubSecTimeOriginal, ExposureTime and the camera are what the camera
+    wrote; the date shown falls back to DateTime (which editors rewrite), the capture time not."""
+    from PIL.TiffImagePlugin import IFDRational
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 80D"
+    exif[0x0132] = "2025:01:02 18:30:00"
+    exif[0x8769] = {0x9003: "2024:05:01 10:00:01", 0x9291: "57", 0x829A: IFDRational(1, 250)}
+    make_photo(3).save(tmp_path / "shot.jpg", quality=90, exif=exif.tobytes())
+    c = decode.load(tmp_path / "shot.jpg").capture
+    assert c == decode.Capture("2024-05-01T10:00:01", "2024-05-01T10:00:01", "57", 0.004, "Canon EOS 80D")
+    edited = Image.Exif()
+    edited[0x0132] = "2025:01:02 18:30:00"
+    make_photo(3).save(tmp_path / "edited.jpg", quality=90, exif=edited.tobytes())
+    d = decode.load(tmp_path / "edited.jpg")
+    assert d.taken_at == "2025-01-02T18:30:00" and d.capture.original is None
+
+
 def test_broken_exif_block_still_decodes(tmp_path, make_photo):
     buf = io.BytesIO()
     make_photo(2).save(buf, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff garbage")
