@@ -113,18 +113,18 @@ class Prepared(NamedTuple):
 
 def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None) -> Prepared:
     """Decode one file into the model's input (and offer the decode to `keep`), with its
-    capture facts and its quality as a shot to keep (core.keeper, measured on this decode).
-    Never raises: errors come back as text."""
+    capture facts and its quality as a shot to keep (core.keeper, measured on this decode, on
+    the face in face mode). Never raises: errors come back as text."""
     from .keeper import SCAN_DECODE
     try:
         d = decode.load(path, target=max(min(bundle.input.size), SCAN_DECODE))    # the keeper measures it too
         image = d.image
         if keep is not None:
             keep.offer(file_id, d)
-        quality = _quality(d)
         if bundle.preprocess == "face":
             from .faces import crop_largest_face
             image = crop_largest_face(image)
+        quality = _quality(d, image)        # in face mode: is the face in focus and well exposed
         return Prepared(file_id, to_input(image, bundle.input), d.width, d.height, d.capture, None, quality)
     except decode.DecodeError as exc:
         return Prepared(file_id, None, None, None, None, str(exc))
@@ -133,10 +133,12 @@ def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None) ->
         return Prepared(file_id, None, None, None, None, f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _quality(d: decode.Decoded):
+def _quality(d: decode.Decoded, image=None):
+    """core.keeper's quality of the decoded photo, measured on `image` (its face crop in face
+    mode) when given, with the photo's full resolution."""
     from . import keeper
     try:
-        return keeper.measure(d.image, d.width * d.height, keeper.SCAN_SIDE)
+        return keeper.measure(d.image if image is None else image, d.width * d.height, keeper.SCAN_SIDE)
     except Exception:  # only the keeper suggestion is missed: the group keeps the rule
         log.exception("cannot measure the quality of a photo")
         return None

@@ -261,3 +261,32 @@ def test_removing_a_folder_forgets_its_photos_but_not_the_files(album, bundle):
         groups = lib.describe_groups(list(lib.grouper(bundle).groups(bundle.thresholds["duplicate"])))
     assert all("/sub/" not in m.path for g in groups for m in g)
     assert (album / "sub" / "exact0.jpg").exists()
+
+
+def test_in_face_mode_the_keeper_judges_the_face(tmp_path, bundle, monkeypatch):
+    """Two shots of one scene: in one the face is sharp and the background soft, in the other
+    the other way round. Whole-photo mode measures the second as the sharper shot; face mode
+    measures the face, so the first."""
+    import dataclasses
+
+    from PIL import ImageFilter
+
+    from lookalike.core import faces, scanner
+    rng = np.random.default_rng(3)
+    scene = Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).resize((640, 480))
+    face_box = (200, 120, 440, 360)                 # the face with room for the crop's margin
+    soft = scene.filter(ImageFilter.GaussianBlur(4))
+    face_sharp = soft.copy()
+    face_sharp.paste(scene.crop(face_box), face_box[:2])
+    background_sharp = scene.copy()
+    background_sharp.paste(soft.crop(face_box), face_box[:2])
+    face_sharp.save(tmp_path / "face-sharp.jpg", quality=95)
+    background_sharp.save(tmp_path / "background-sharp.jpg", quality=95)
+    monkeypatch.setattr(faces, "find_largest_face", lambda image: tuple(
+        round(v * image.width / 640) for v in (260, 180, 380, 300)))
+    face_bundle = dataclasses.replace(bundle, preprocess="face")
+
+    def sharpness(name, b):
+        return scanner.prepare(0, str(tmp_path / name), b).quality.sharpness
+    assert sharpness("background-sharp.jpg", bundle) > sharpness("face-sharp.jpg", bundle)
+    assert sharpness("face-sharp.jpg", face_bundle) > sharpness("background-sharp.jpg", face_bundle)
