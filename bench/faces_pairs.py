@@ -29,11 +29,11 @@ def scores(model, pairs, faces: bool, threads: int = 2):
     paths = sorted({p for a, c, _ in pairs for p in (a, c)})
     xs = {}
     for p in paths:
-        _, x, _, _, _, err, _ = prepare(0, p, b)
-        if err:
-            print(f"skip {p}: {err}", file=sys.stderr)
+        r = prepare(0, p, b)
+        if r.error:
+            print(f"skip {p}: {r.error}", file=sys.stderr)
             continue
-        xs[p] = x
+        xs[p] = r.input
     keys = list(xs)
     emb = Embedder(b, threads=threads)
     vec = np.concatenate([emb.embed_arrays(np.stack([xs[k] for k in keys[i:i + 16]]))

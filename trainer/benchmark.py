@@ -48,7 +48,8 @@ def embed_folder(bundle_dir, folder, views: int = 1, batch: int = 16, threads: i
     names = sorted(p for p in os.listdir(folder) if not p.startswith("."))
     inputs, kept = [], []
     for n in names:
-        _, x, _, _, _, error = prepare(0, os.path.join(folder, n), b)
+        p = prepare(0, os.path.join(folder, n), b)
+        x, error = p.input, p.error
         if error is not None:
             print(f"skip {n}: {error}", file=sys.stderr)
             continue

@@ -285,9 +285,9 @@ class KitValidation:
         fake = _FakeBundle(spec)
         xs, kept = [], []
         for nm in names:
-            _, x, *_rest, err = prepare(0, str(bench / "images" / nm), fake)
-            if err is None:
-                xs.append(x)
+            p = prepare(0, str(bench / "images" / nm), fake)
+            if p.error is None:
+                xs.append(p.input)
                 kept.append(nm)
         self.names = kept
         lab = np.array([group_of.get(n, -1 - i) for i, n in enumerate(kept)])

@@ -101,14 +101,16 @@ def test_tiny_run_writes_a_bundle_the_engine_loads_and_resumes(pool, tmp_path, c
     from lookalike.core.bundle import load_bundle
     from lookalike.trainer import copydesc
     from lookalike.trainer.copydesc import main
+    from tests.trainer.test_benchmark import kit_folder
     work, out = tmp_path / "work", tmp_path / "bundle"
-    args = [str(pool), "--work", str(work), "--out", str(out),
+    args = [str(pool), "--work", str(work), "--out", str(out), "--val-bench", str(kit_folder(tmp_path)),
             "--set", f"model.input_size={SIZE}", "--set", "model.embedding_dim=16",
             "--set", "data.val_photos=2", "--set", "data.copies=2",
             "--set", "train.batch=6", "--set", "train.steps=3", "--set", "train.eval_every=2"]
     assert main(args) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [e["step"] for e in events if e["event"] == "eval"] == [0, 2, 3]
+    assert all("kit_best_f1" in e for e in events if e["event"] == "eval")   # the kit folder was read
     b = load_bundle(out)
     assert b.matches == "copies" and b.thresholds["duplicate"] > b.thresholds["similar"]
     assert json.loads((out / "model.json").read_text())["metrics"]["best_step"] in (0, 2, 3)
