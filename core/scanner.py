@@ -323,40 +323,50 @@ def _top_per_photo(a, b, s, k):
 
 
 class _SamePicture:
-    """Which photos are known copies of which: pairs the check confirmed, and edges at or above
-    the check band (the embedding settles those)."""
+    """Which photos are known copies of which (a union-find): pairs the check confirmed as one
+    picture, and edges at or above the check band (the embedding settles those)."""
 
     def __init__(self, a, b, sure, ca, cb, confirmed):
-        self.of: dict[int, set[int]] = {}
+        self.parent: dict[int, int] = {}
         for x, y in zip(np.r_[a[sure], ca[confirmed]].tolist(), np.r_[b[sure], cb[confirmed]].tolist()):
             self.add(x, y)
 
-    def add(self, x: int, y: int):
-        self.of.setdefault(x, set()).add(y)
-        self.of.setdefault(y, set()).add(x)
+    def _root(self, x: int) -> int:
+        p = self.parent
+        r = x
+        while p.get(r, r) != r:
+            r = p[r]
+        while p.get(x, x) != r:          # path compression
+            p[x], x = r, p[x]
+        return r
 
-    def components(self, a, b) -> np.ndarray:
-        """Mask of the pairs (a, b) whose photos are in one group of copies (connected through
-        the pairs known so far)."""
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-        if not len(a) or not self.of:
-            return np.zeros(len(a), bool)
-        nodes = np.array(sorted(self.of), np.int64)
-        pos = {n: i for i, n in enumerate(nodes.tolist())}
-        u = [pos[x] for x, ys in self.of.items() for _ in ys]
-        v = [pos[y] for ys in self.of.values() for y in ys]
-        _, label = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(len(nodes),) * 2),
-                                        directed=False)
-        ia = np.searchsorted(nodes, a).clip(0, len(nodes) - 1)
-        ib = np.searchsorted(nodes, b).clip(0, len(nodes) - 1)
-        known = (nodes[ia] == a) & (nodes[ib] == b)
-        return known & (label[ia] == label[ib])
+    def add(self, x: int, y: int):
+        rx, ry = self._root(x), self._root(y)
+        if rx != ry:
+            self.parent[max(rx, ry)] = min(rx, ry)
 
     def linked(self, x: int, y: int) -> bool:
-        """Are both photos copies of one third photo?"""
-        ox, oy = self.of.get(x), self.of.get(y)
-        return bool(ox and oy and not ox.isdisjoint(oy))
+        """Are both photos in one group of copies (joined through the pairs known so far)?"""
+        return x == y or self._root(x) == self._root(y)
+
+    def components(self, a, b) -> np.ndarray:
+        """Mask of the pairs (a, b) whose photos are in one group of copies."""
+        return np.fromiter((self.linked(x, y) for x, y in zip(np.asarray(a).tolist(), np.asarray(b).tolist())),
+                           bool, len(a))
+
+    def spanning(self, a, b, order) -> np.ndarray:
+        """Mask of the pairs, taken in `order`, that would join two groups not yet joined (a
+        spanning forest over what is known): checked first, the rest of a group of copies
+        then settles through them. Does not change what is known."""
+        saved = dict(self.parent)
+        out = np.zeros(len(a), bool)
+        for i in np.asarray(order).tolist():
+            x, y = int(a[i]), int(b[i])
+            if not self.linked(x, y):
+                self.add(x, y)
+                out[i] = True
+        self.parent = saved
+        return out
 
 
 def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers=2, offline=(),
@@ -366,9 +376,12 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     edges above the band count there, unchecked), and on the edges of photos taken close in
     time (`close_pairs`) below the band. Results are kept per pair of files until
     either file changes, so a rescan checks only new pairs; pairs with a file under an offline
-    root wait for it. A pair at or above the duplicate threshold whose photos are both
-    confirmed copies of one third photo is not checked (verify.SETTLED): the group holds them
-    whatever the check says, so it would only cost time. `images`: check images the embedding
+    root wait for it. A pair whose photos are already in one group of copies (joined through
+    confirmed pairs and edges above the band) is not checked (verify.SETTLED, it counts as
+    confirmed): the group holds them whatever the check says, so it would only cost time. The
+    pairs that would join two groups are checked first, best first, so that the rest of a
+    group of copies settles through them; stored edges below the band inside one group are
+    settled the same way. `images`: check images the embedding
     stage kept. Returns the number of pairs checked."""
     from . import verify
     edges = catalog.edges(model_key)
@@ -397,10 +410,15 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
         done = np.isin(keys, stored[~shallow])
         done |= np.isin(keys, stored[shallow]) & (s < dup) & ~close
         a, b, s, close = a[~done], b[~done], s[~done], close[~done]
-    order = np.lexsort((b, a))
-    a, b, s, close = a[order], b[order], s[order], close[order]
     same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
-                        (cg >= verify.CONFIRM) & (csame != 0))      # two shots that share pixels are not copies
+                        ((cg >= verify.CONFIRM) & (csame != 0))     # two shots that share pixels are not copies
+                        | (cg == verify.SETTLED))
+    # First the pairs that would join a group of copies, best first (a spanning forest: in a
+    # group, mostly the pairs with its original); once they confirm, the group's other pairs
+    # settle through them unchecked.
+    first = same.spanning(a, b, np.argsort(-s, kind="stable"))
+    order = np.lexsort((b, a, ~first))
+    a, b, s, close, first = a[order], b[order], s[order], close[order], first[order]
     rep = Reporter("verify", len(a), progress, cancel)
     rep.start()
     target = min(bundle.input.size)
@@ -431,16 +449,17 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
             log.exception("geometric check failed for %s and %s", paths.get(x), paths.get(y))
             return verify.Result(verify.INCONCLUSIVE)
 
-    def run(pool, a, b, s, settle: bool, close=None) -> int:
-        """Check these pairs a chunk at a time (committing each); returns how many were checked.
-        `close`: which pairs are shots taken close in time (the full step where the quick one
-        does not confirm)."""
+    def run(pool, a, b, s, close=None) -> int:
+        """Check these pairs a chunk at a time (committing each), settling those whose photos
+        are already in one group of copies; returns how many were checked. `close`: which
+        pairs are shots taken close in time: never settled (only their own pixels tell a copy
+        from the next frame of a burst), the full step where the quick one does not confirm."""
         close = np.zeros(len(a), bool) if close is None else close
         paths.update((r.id, r.path) for r in catalog.files(np.setdiff1d(np.union1d(a, b), list(paths)).tolist()))
         checked = 0
         for start in range(0, len(a), VERIFY_CHUNK):
             chunk = range(start, min(start + VERIFY_CHUNK, len(a)))
-            settled = [i for i in chunk if settle and s[i] >= dup and same.linked(int(a[i]), int(b[i]))]
+            settled = [i for i in chunk if not close[i] and same.linked(int(a[i]), int(b[i]))]
             idx = sorted(set(chunk) - set(settled))
             need = {int(x) for i in idx for x in (a[i], b[i])} - cache.keys()
             if len(cache) + len(need) > FEATURE_CACHE:
@@ -460,10 +479,12 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
         return checked
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-verify") as pool:
-        checked = run(pool, a, b, s, settle=True, close=close)
+        n = int(first.sum())
+        checked = run(pool, a[:n], b[:n], s[:n], close[:n])
+        checked += run(pool, a[n:], b[n:], s[n:], close[n:])
         # Pairs below the band whose photos the check (or the embedding above the band) already
-        # puts in one picture's group: the group holds them, so their own check decides the
-        # score shown for them (two hard copies of one photo that the embedding scores low).
+        # puts in one picture's group: the group holds them, so they are settled as copies too
+        # (two hard copies of one photo that the embedding scores low show as duplicates).
         below = (es < lo) & np.isin(ea, live) & np.isin(eb, live)
         below &= ~np.isin(verify.pair_keys(ea, eb), np.r_[stored, verify.pair_keys(a, b)])
         ba, bb, bs = ea[below], eb[below], es[below]
@@ -471,7 +492,7 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
         ba, bb, bs = ba[one], bb[one], bs[one]
         if len(ba):
             rep.total += len(ba)
-            checked += run(pool, ba, bb, bs, settle=False)
+            checked += run(pool, ba, bb, bs)
     return checked
 
 

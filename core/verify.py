@@ -68,9 +68,9 @@ REJUDGE_FACTOR = 2.0    # a quick-step change up to this many times relation.SAM
                         # again by the full step (with a limit of 0.05 the full step turned quick
                         # changes of 0.050-0.075 into "one picture" on the kit's training part, the
                         # real shots, bench-dev and the eval part; none above 1.5 times the limit)
-SETTLED = -4            # not checked: at or above the duplicate threshold, and both photos are
-                        # confirmed copies of one third photo: confirmed through it (the score
-                        # a check that confirms would give), and the group holds them anyway
+SETTLED = -4            # not checked: both photos are already in one group of copies (joined
+                        # through confirmed pairs or edges above the band): confirmed through it
+                        # (the score a check that confirms would give), the group holds them anyway
 
 
 class Features:
@@ -345,9 +345,9 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     Confirmed pairs (>= CONFIRM inliers, SETTLED, or unchecked at or above the band) have their score
     mapped from [low, 100] onto [duplicate, 100]: at or above the duplicate threshold, order
     kept. Refuted pairs (< REFUTE inliers) are mapped onto [similar, duplicate): they can still
-    be "similar", never duplicates. Below the band (checked only when the pair's photos are
-    in one group of copies, or were taken close in time) a confirmed pair scores the duplicate
-    threshold; the rest is left alone. `same`: per pair, the relation of a confirmed pair (1:
+    be "similar", never duplicates. Below the band (checked only when the photos were taken
+    close in time, settled when they are in one group of copies) a confirmed or settled pair
+    scores the duplicate threshold; the rest is left alone. `same`: per pair, the relation of a confirmed pair (1:
     one picture, 0: two shots, -1 or absent: not judged, as before the relation was stored); a
     confirmed pair of two shots keeps its score clipped to [similar, duplicate - HOLD_MARGIN]:
     always similar, never a duplicate.
@@ -360,7 +360,7 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     t = np.clip((s - lo) / (100.0 - lo), 0.0, 1.0)
     checked = s >= lo
     down = checked & (g >= 0) & (g < REFUTE)
-    up = (g >= CONFIRM) | (checked & ((g == SETTLED) | ((s >= hi) & ~down)))
+    up = (g >= CONFIRM) | (g == SETTLED) | (checked & (s >= hi) & ~down)
     out = s.copy()
     out[up] = np.maximum(s[up], dup + (100.0 - dup) * t[up])
     held = np.minimum(s[down], sim + (dup - sim) * t[down])

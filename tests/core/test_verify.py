@@ -346,10 +346,11 @@ def test_two_confirmed_copies_of_one_photo_need_no_check_between_them(tmp_path, 
         assert compare_files(*paths, bundle) == pytest.approx(shown, abs=0.01)
 
 
-def test_a_low_scoring_pair_inside_a_group_of_copies_is_checked_and_shown_as_a_duplicate(tmp_path, tiny_bundle, original):
+def test_a_low_scoring_pair_inside_a_group_of_copies_is_settled_and_shown_as_a_duplicate(tmp_path, tiny_bundle, original):
     """b and c are both copies of a; the embedding scores b~c below the check band (two hard
-    copies). Since the group holds them anyway, the check decides their score: confirmed,
-    they show as duplicates. A look-alike scoring as low outside any group is not checked."""
+    copies). Once a~c is confirmed (a~b is above the band), the group holds b and c anyway:
+    the pair is settled unchecked and shows as a duplicate. A look-alike scoring as low
+    outside any group is neither checked nor settled."""
     from lookalike.core import scanner
     album = tmp_path / "album"
     album.mkdir()
@@ -369,14 +370,78 @@ def test_a_low_scoring_pair_inside_a_group_of_copies_is_checked_and_shown_as_a_d
             lib.catalog.db.execute("DELETE FROM pair_checks")
             lib.catalog.put_edges(key, np.int64([a, a, b, c]), np.int64([b, c, c, d]),
                                   np.float32([99.8, 90.0, 60.0, 60.0]), 50.0)
-        assert scanner.verify_edges(lib.catalog, key, bundle) == 2          # a~c in the band, then b~c
+        assert scanner.verify_edges(lib.catalog, key, bundle) == 1          # a~c in the band
         ca, cb, cg = lib.catalog.pair_checks()
         checked = {frozenset((x, y)): g for x, y, g in zip(ca.tolist(), cb.tolist(), cg.tolist())}
         assert set(checked) == {frozenset((a, c)), frozenset((b, c))}        # never c~d
-        assert checked[frozenset((b, c))] >= verify.CONFIRM
+        assert checked[frozenset((a, c))] >= verify.CONFIRM and checked[frozenset((b, c))] == verify.SETTLED
         ga, gb, gs = lib.grouper(bundle).pairs()
         shown = {frozenset((x, y)): z for x, y, z in zip(ga.tolist(), gb.tolist(), gs.tolist())}
         assert shown[frozenset((b, c))] == pytest.approx(dup) and shown[frozenset((c, d))] == 60.0
+
+
+def test_a_group_of_copies_is_joined_by_as_few_checks_as_it_has_photos_less_one(tmp_path, tiny_bundle, original):
+    """Four copies of one photo with every pair in the check band, and a look-alike: the pairs
+    that join the group, best first, are checked (3); the group's other pairs settle through
+    them unchecked and show as duplicates. The look-alike is checked against each photo the
+    embedding pairs it with, and stays out."""
+    from lookalike.core import scanner
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
+    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    jpeg(original.rotate(180), 75).save(album / "d.jpg", quality=75)
+    textured(2).save(album / "e.jpg", quality=92)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [80, 99.5]))
+        dup = bundle.thresholds["duplicate"]
+        lib.scan([album], bundle=bundle)
+        key = lib.model_key(bundle)
+        ids = {os.path.basename(r.path)[0]: r.id for r in lib.catalog.files()}
+        scores = {"bc": 95.0, "cd": 93.0, "ab": 91.0, "ac": 89.0, "ae": 88.0, "ad": 87.0, "bd": 86.0, "be": 85.0}
+        with lib.catalog.transaction():
+            lib.catalog.db.execute("DELETE FROM pair_checks")
+            lib.catalog.put_edges(key, np.int64([ids[p[0]] for p in scores]), np.int64([ids[p[1]] for p in scores]),
+                                  np.float32(list(scores.values())), 50.0)
+        assert scanner.verify_edges(lib.catalog, key, bundle) == 5
+        ca, cb, cg = lib.catalog.pair_checks()
+        name = {v: k for k, v in ids.items()}
+        got = {"".join(sorted(name[x] + name[y])): g for x, y, g in zip(ca.tolist(), cb.tolist(), cg.tolist())}
+        assert {p for p, g in got.items() if g == verify.SETTLED} == {"ac", "ad", "bd"}
+        assert all(got[p] >= verify.CONFIRM for p in ("bc", "cd", "ab"))
+        assert all(0 <= got[p] < verify.REFUTE for p in ("ae", "be"))
+        groups = lib.grouper(bundle).groups(dup)
+        assert [sorted(name[i] for i in g.ids) for g in groups] == [["a", "b", "c", "d"]]
+        ga, gb, gs = lib.grouper(bundle).pairs()
+        shown = {"".join(sorted(name[x] + name[y])): z for x, y, z in zip(ga.tolist(), gb.tolist(), gs.tolist())}
+        assert all(shown[p] >= dup for p in ("ac", "ad", "bd")) and shown["ae"] < dup
+
+
+def test_shots_taken_close_in_time_are_checked_even_inside_a_group_of_copies(tmp_path, tiny_bundle, original):
+    """b and c carry one camera's capture times a second apart (the next frame of a burst, to
+    the capture facts): joined to a group through a, their pair is still checked on its own
+    pixels, never settled."""
+    from lookalike.core import scanner
+
+    from .test_relation import with_capture_time
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    camera = ("Canon", "Canon EOS 80D")
+    with_capture_time(original.resize((720, 540)), album / "b.jpg", "2024:05:01 10:00:01", camera=camera)
+    with_capture_time(original.crop((40, 30, 920, 690)), album / "c.jpg", "2024:05:01 10:00:02", camera=camera)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [80, 99.5]))
+        lib.scan([album], bundle=bundle)
+        key = lib.model_key(bundle)
+        ids = {os.path.basename(r.path)[0]: r.id for r in lib.catalog.files()}
+        with lib.catalog.transaction():
+            lib.catalog.db.execute("DELETE FROM pair_checks")
+            lib.catalog.put_edges(key, np.int64([ids["a"], ids["a"], ids["b"]]), np.int64([ids["b"], ids["c"], ids["c"]]),
+                                  np.float32([95.0, 93.0, 90.0]), 50.0)
+        assert scanner.verify_edges(lib.catalog, key, bundle) == 3
+        assert (lib.catalog.pair_checks()[2] >= verify.CONFIRM).all()
 
 
 def test_compare_in_a_library_gives_the_score_the_groups_show(tmp_path, tiny_bundle, original):
