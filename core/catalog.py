@@ -441,6 +441,11 @@ class Catalog:
                             [(int(r[0]), int(r[1]), int(r[2]), None if len(r) < 4 or r[3] is None else int(r[3]))
                              for r in rows])
 
+    def delete_pair_checks(self, a, b):
+        """Forget the stored checks of these pairs (a < b)."""
+        self.db.executemany("DELETE FROM pair_checks WHERE a=? AND b=?",
+                            [(int(x), int(y)) for x, y in zip(a, b)])
+
     # -- "not a duplicate" --------------------------------------------------------------
     def add_not_duplicate(self, a, b):
         """A pair by path (catalog version 3; kept for old catalogs and tests)."""

@@ -404,15 +404,22 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     a, b, s, close = a[keep], b[keep], s[keep], close[keep]
     dup = float(bundle.thresholds["duplicate"])
     ca, cb, cg, csame = catalog.pair_checks(relation=True)
+    both = np.isin(ca, live) & np.isin(cb, live)
+    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
+                        (cg >= verify.CONFIRM) & (csame != 0) & both)   # two shots that share pixels are not copies
+    # A pair settled through photos that are gone since (trashed, changed, offline) is checked
+    # again: nothing else says its photos are one picture.
+    stale = (cg == verify.SETTLED) & both & ~same.components(ca, cb)
+    if stale.any():
+        with catalog.transaction():
+            catalog.delete_pair_checks(ca[stale], cb[stale])
+        ca, cb, cg, csame = ca[~stale], cb[~stale], cg[~stale], csame[~stale]
     stored = verify.pair_keys(ca, cb)
     if len(ca) and len(a):
         keys, shallow = verify.pair_keys(a, b), cg == verify.SHALLOW
         done = np.isin(keys, stored[~shallow])
         done |= np.isin(keys, stored[shallow]) & (s < dup) & ~close
         a, b, s, close = a[~done], b[~done], s[~done], close[~done]
-    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
-                        ((cg >= verify.CONFIRM) & (csame != 0))     # two shots that share pixels are not copies
-                        | (cg == verify.SETTLED))
     # First the pairs that would join a group of copies, best first (a spanning forest: in a
     # group, mostly the pairs with its original); once they confirm, the group's other pairs
     # settle through them unchecked.

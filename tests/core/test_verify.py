@@ -346,6 +346,31 @@ def test_two_confirmed_copies_of_one_photo_need_no_check_between_them(tmp_path, 
         assert compare_files(*paths, bundle) == pytest.approx(shown, abs=0.01)
 
 
+def test_a_pair_settled_through_a_photo_that_is_gone_is_checked_again(tmp_path, tiny_bundle, original, monkeypatch):
+    """Two of three copies are settled through the third; once the third is deleted nothing
+    says they are one picture (two crops of one photo need not be), so the next scan checks
+    them on their own pixels."""
+    from lookalike.core import scanner
+    monkeypatch.setattr(scanner, "VERIFY_CHUNK", 1)
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
+    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    with Library(tmp_path / "lib", write=True) as lib:
+        bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 99.999]))
+        assert lib.scan([album], bundle=bundle).verified == 2
+        ca, cb, cg = lib.catalog.pair_checks()
+        assert (cg == verify.SETTLED).sum() == 1
+        x, y = int(ca[cg == verify.SETTLED][0]), int(cb[cg == verify.SETTLED][0])
+        third = next(r.path for r in lib.catalog.files() if r.id not in (x, y))
+        os.unlink(third)
+        assert lib.scan([album], bundle=bundle).verified == 1          # on its own pixels
+        g = lib.catalog.pair_checks()[2]
+        assert len(g) == 1 and g[0] >= verify.CONFIRM
+        assert lib.scan([album], bundle=bundle).verified == 0
+
+
 def test_a_low_scoring_pair_inside_a_group_of_copies_is_settled_and_shown_as_a_duplicate(tmp_path, tiny_bundle, original):
     """b and c are both copies of a; the embedding scores b~c below the check band (two hard
     copies). Once a~c is confirmed (a~b is above the band), the group holds b and c anyway:
