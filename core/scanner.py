@@ -322,7 +322,7 @@ def _top_per_photo(a, b, s, k):
     return keep
 
 
-class _SamePicture:
+class SamePicture:
     """Which photos are known copies of which (a union-find): pairs the check confirmed as one
     picture, and edges at or above the check band (the embedding settles those)."""
 
@@ -405,7 +405,7 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     dup = float(bundle.thresholds["duplicate"])
     ca, cb, cg, csame = catalog.pair_checks(relation=True)
     both = np.isin(ca, live) & np.isin(cb, live)
-    same = _SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
+    same = SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
                         (cg >= verify.CONFIRM) & (csame != 0) & both)   # two shots that share pixels are not copies
     # A pair settled through photos that are gone since (trashed, changed, offline) is checked
     # again: nothing else says its photos are one picture.

@@ -364,7 +364,16 @@ def test_a_pair_settled_through_a_photo_that_is_gone_is_checked_again(tmp_path, 
         assert (cg == verify.SETTLED).sum() == 1
         x, y = int(ca[cg == verify.SETTLED][0]), int(cb[cg == verify.SETTLED][0])
         third = next(r.path for r in lib.catalog.files() if r.id not in (x, y))
-        os.unlink(third)
+        paths = [r.path for r in lib.catalog.files([x, y])]
+        ea, eb, es, _ = lib.catalog.edges(lib.model_key(bundle))
+        raw = float(es[(np.minimum(ea, eb) == min(x, y)) & (np.maximum(ea, eb) == max(x, y))][0])
+        from lookalike.core import actions
+        groups = lib.describe_groups(list(lib.grouper(bundle).groups(0.0)))
+        actions.trash(lib, actions.plan_removal(lib, {third}, groups), trash_func=os.remove)
+        # until a scan checks them, the two show their embedding score, in the groups and in compare
+        ga, gb, gs = lib.grouper(bundle).pairs()
+        assert len(gs) == 1 and float(gs[0]) == pytest.approx(raw)
+        assert lib.compare(*paths, bundle) == pytest.approx(raw, abs=0.01)
         assert lib.scan([album], bundle=bundle).verified == 1          # on its own pixels
         g = lib.catalog.pair_checks()[2]
         assert len(g) == 1 and g[0] >= verify.CONFIRM
