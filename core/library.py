@@ -309,7 +309,8 @@ class Library:
         return compare_files(path_a, path_b, bundle, embedder, stored=stored)
 
     def _still_settled(self, path_a, path_b, bundle: Bundle) -> bool:
-        """Are the photos of a settled pair still one group of copies (`copy_links`)?"""
+        """Are the photos of a settled pair still one group of copies (`scanner.copy_links`)?"""
+        from . import verify
         edges = self.catalog.edges(self.model_key(bundle))
         if edges is None:
             return False
@@ -317,8 +318,9 @@ class Library:
         ids = self.catalog.vector_labels(self.model_key(bundle))[1]
         live = np.isin(a, ids) & np.isin(b, ids)
         x, y = (self.catalog.file_by_path(os.path.abspath(os.fspath(p))).id for p in (path_a, path_b))
-        return copy_links(a[live], b[live], s[live], *self.catalog.pair_checks(relation=True),
-                          bundle.thresholds, bundle.check_band).linked(x, y)
+        high = verify.band(bundle.thresholds, bundle.check_band)[1]
+        return scanner.copy_links(a[live], b[live], s[live], *self.catalog.pair_checks(relation=True),
+                                  high).linked(x, y)
 
     def _checked_hits(self, path, hits, bundle: Bundle):
         from . import verify
@@ -332,16 +334,6 @@ class Library:
                 for row, s in hits]
 
 
-def copy_links(a, b, s, ca, cb, cg, csame, thresholds, check_band=None) -> scanner.SamePicture:
-    """Which photos are one group of copies among the edges (a, b, s) of the files there now:
-    edges above the check band and stored checks that confirmed one picture."""
-    from . import verify
-    hi = verify.band(thresholds, check_band)[1]
-    ids = np.union1d(a, b)
-    return scanner.SamePicture(a, b, s >= hi, ca, cb, (cg >= verify.CONFIRM) & (csame != 0)
-                               & np.isin(ca, ids) & np.isin(cb, ids))
-
-
 def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray:
     """Edge scores after the stored geometric checks (core.verify.adjust); unchecked edges keep
     their embedding score. A pair settled through photos that are gone since the scan (trashed or
@@ -351,7 +343,8 @@ def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray
     ca, cb, cg, csame = catalog.pair_checks(relation=True)
     settled = cg == verify.SETTLED
     if settled.any():
-        gone = settled & ~copy_links(a, b, s, ca, cb, cg, csame, thresholds, check_band).components(ca, cb)
+        high = verify.band(thresholds, check_band)[1]
+        gone = settled & ~scanner.copy_links(a, b, s, ca, cb, cg, csame, high).components(ca, cb)
         cg = np.where(gone, verify.INCONCLUSIVE, cg)
     g = np.full(len(s), verify.INCONCLUSIVE, np.int64)
     same = np.full(len(s), -1, np.int64)

@@ -369,6 +369,16 @@ class SamePicture:
         return out
 
 
+def copy_links(a, b, s, ca, cb, cg, csame, high: float, ids=None) -> SamePicture:
+    """Which photos are one group of copies: edges (a, b, s) at or above the check band's `high`
+    edge, and stored checks (ca, cb, cg, csame: `Catalog.pair_checks(relation=True)`) that
+    confirmed one picture between photos among `ids` (default: the edges' photos)."""
+    from .verify import CONFIRM
+    ids = np.union1d(a, b) if ids is None else ids
+    return SamePicture(a, b, s >= high, ca, cb, (cg >= CONFIRM) & (csame != 0)    # two shots are not copies
+                       & np.isin(ca, ids) & np.isin(cb, ids))
+
+
 def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers=2, offline=(),
                  images: CheckImages | None = None):
     """Run the geometric check (core.verify) on every stored edge in the model's check band
@@ -404,12 +414,11 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     a, b, s, close = a[keep], b[keep], s[keep], close[keep]
     dup = float(bundle.thresholds["duplicate"])
     ca, cb, cg, csame = catalog.pair_checks(relation=True)
-    both = np.isin(ca, live) & np.isin(cb, live)
-    same = SamePicture(ea, eb, (es >= hi) & np.isin(ea, live) & np.isin(eb, live), ca, cb,
-                        (cg >= verify.CONFIRM) & (csame != 0) & both)   # two shots that share pixels are not copies
+    on = np.isin(ea, live) & np.isin(eb, live)
+    same = copy_links(ea[on], eb[on], es[on], ca, cb, cg, csame, hi, live)
     # A pair settled through photos that are gone since (trashed, changed, offline) is checked
     # again: nothing else says its photos are one picture.
-    stale = (cg == verify.SETTLED) & both & ~same.components(ca, cb)
+    stale = (cg == verify.SETTLED) & np.isin(ca, live) & np.isin(cb, live) & ~same.components(ca, cb)
     if stale.any():
         with catalog.transaction():
             catalog.delete_pair_checks(ca[stale], cb[stale])

@@ -347,10 +347,10 @@ def adjust(s: np.ndarray, inliers: np.ndarray, thresholds: dict, check_band=None
     kept. Refuted pairs (< REFUTE inliers) are mapped onto [similar, duplicate): they can still
     be "similar", never duplicates. Below the band (checked only when the photos were taken
     close in time, settled when they are in one group of copies) a confirmed or settled pair
-    scores the duplicate threshold; the rest is left alone. `same`: per pair, the relation of a confirmed pair (1:
-    one picture, 0: two shots, -1 or absent: not judged, as before the relation was stored); a
-    confirmed pair of two shots keeps its score clipped to [similar, duplicate - HOLD_MARGIN]:
-    always similar, never a duplicate.
+    scores the duplicate threshold; the rest is left alone. `same`: per pair, the relation of
+    a confirmed pair (1: one picture, 0: two shots, -1 or absent: not judged, as before the
+    relation was stored); a confirmed pair of two shots keeps its score clipped to [similar,
+    duplicate - HOLD_MARGIN]: always similar, never a duplicate.
     """
     s = np.asarray(s, np.float32)
     g = np.asarray(inliers)
