@@ -19,11 +19,15 @@ class BundleError(Exception):
     """A model bundle is missing, incomplete or corrupt; the message names the path."""
 
 
+VIEWS = ("as-is", "equalized")   # how a picture can be shown to the model (model.json "input" "views")
+
+
 @dataclass(frozen=True)
 class InputSpec:
     size: tuple[int, int] = (224, 224)              # (H, W)
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    views: tuple[str, ...] = ("as-is",)             # a photo's embedding: the mean of these views' vectors
 
 
 @dataclass
@@ -99,9 +103,12 @@ def load_bundle(path) -> Bundle:
         inp = meta.get("input", {})
         spec = InputSpec(size=tuple(int(v) for v in inp.get("size", (224, 224))),
                          mean=tuple(float(v) for v in inp.get("mean", InputSpec.mean)),
-                         std=tuple(float(v) for v in inp.get("std", InputSpec.std)))
+                         std=tuple(float(v) for v in inp.get("std", InputSpec.std)),
+                         views=tuple(str(v) for v in inp.get("views", InputSpec.views)))
         if len(spec.size) != 2 or len(spec.mean) != 3 or len(spec.std) != 3:
             raise ValueError("input size/mean/std have the wrong length")
+        if not spec.views or len(set(spec.views)) != len(spec.views) or not set(spec.views) <= set(VIEWS):
+            raise ValueError(f"input views {list(spec.views)} are not distinct names among {list(VIEWS)}")
         if inp.get("layout", "NCHW") != "NCHW" or inp.get("color", "RGB") != "RGB":
             raise ValueError("only NCHW RGB inputs are supported")
         thresholds = {"duplicate": 90.0, "similar": 80.0}
@@ -126,17 +133,38 @@ def load_bundle(path) -> Bundle:
     return bundle
 
 
-def to_input(image: Image.Image, spec: InputSpec) -> np.ndarray:
-    """One RGB picture -> float32 CHW array, normalised as the model expects.
-
-    The whole picture is resized to the input size (no centre crop), so nothing at the
-    edges is lost and a 90-degree rotation of the photo is a rotation of the input.
-    """
+def _resized(image: Image.Image, spec: InputSpec) -> Image.Image:
     h, w = spec.size
     if image.mode != "RGB":
         image = image.convert("RGB")
     if image.size != (w, h):
         image = image.resize((w, h), Image.BILINEAR, reducing_gap=2.0)
+    return image
+
+
+def _array(image: Image.Image, spec: InputSpec, view: str) -> np.ndarray:
+    if view == "equalized":     # the luminance's histogram spread flat: the tones of the shot no longer matter
+        from PIL import ImageOps
+        image = ImageOps.equalize(image.convert("L")).convert("RGB")
     a = np.asarray(image, dtype=np.float32) * (1.0 / 255.0)
     a = (a - np.asarray(spec.mean, dtype=np.float32)) / np.asarray(spec.std, dtype=np.float32)
     return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
+def to_input(image: Image.Image, spec: InputSpec, view: str = "as-is") -> np.ndarray:
+    """One RGB picture -> float32 CHW array, normalised as the model expects.
+
+    The whole picture is resized to the input size (no centre crop), so nothing at the
+    edges is lost and a 90-degree rotation of the photo is a rotation of the input. `view`
+    "equalized": the resized picture's luminance with its histogram equalised, as grey RGB.
+    """
+    return _array(_resized(image, spec), spec, view)
+
+
+def model_input(image: Image.Image, spec: InputSpec) -> np.ndarray:
+    """What the model runs on for one picture: `to_input` (CHW), or with several views in
+    the spec a [views, C, H, W] stack, whose embeddings core.embed averages into one."""
+    if spec.views == ("as-is",):
+        return to_input(image, spec)
+    small = _resized(image, spec)
+    return np.stack([_array(small, spec, v) for v in spec.views])

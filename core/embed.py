@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .bundle import Bundle, BundleError, to_input
+from .bundle import Bundle, BundleError, model_input
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,27 @@ class Embedder:
         return self._session
 
     def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
-        """float32 [N, 3, H, W] -> float32 [N, dim], each row of unit length."""
+        """float32 [N, 3, H, W] -> float32 [N, dim], each row of unit length. A batch of
+        several views per picture, [N, V, 3, H, W] (`bundle.model_input`), gives each picture
+        the mean of its views' unit vectors, of unit length again."""
         if len(batch) == 0:
             return np.zeros((0, self.bundle.embedding_dim), np.float32)
-        out = self.session.run(None, {self._input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
-        out = np.asarray(out, dtype=np.float32).reshape(len(batch), -1)
+        batch = np.asarray(batch)
+        views = batch.shape[1] if batch.ndim == 5 else 1
+        flat = batch.reshape(-1, *batch.shape[-3:])
+        out = self.session.run(None, {self._input_name: np.ascontiguousarray(flat, dtype=np.float32)})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(len(flat), -1)
         if out.shape[1] != self.bundle.embedding_dim:
             raise BundleError(f"model {self.bundle.onnx_path} returns {out.shape[1]} numbers per photo, "
                               f"its model.json says {self.bundle.embedding_dim}")
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        out = _unit(out)
+        if views > 1:
+            out = _unit(out.reshape(len(batch), views, -1).mean(axis=1))
+        return out
 
     def embed_images(self, images) -> np.ndarray:
-        return self.embed_arrays(np.stack([to_input(im, self.bundle.input) for im in images]))
+        return self.embed_arrays(np.stack([model_input(im, self.bundle.input) for im in images]))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)

@@ -121,7 +121,8 @@ class Library:
 
     @staticmethod
     def model_key(bundle: Bundle) -> str:
-        return f"{bundle.model_id}:{bundle.preprocess}"
+        views = bundle.input.views
+        return f"{bundle.model_id}:{bundle.preprocess}" + ("" if views == ("as-is",) else ":" + "+".join(views))
 
     def index_for(self, bundle: Bundle) -> VectorIndex:
         tag = hashlib.blake2b(self.model_key(bundle).encode(), digest_size=8).hexdigest()

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import decode, hashing
-from .bundle import to_input
+from .bundle import model_input
 from .discover import FileEntry, WalkProblem, walk
 from .grouping import canonical_edges
 from .progress import Reporter
@@ -103,7 +103,7 @@ class CheckImages:
 
 class Prepared(NamedTuple):
     file_id: int
-    input: np.ndarray | None     # the model's input
+    input: np.ndarray | None     # the model's input (bundle.model_input: CHW, or views x CHW)
     width: int | None
     height: int | None
     capture: decode.Capture | None
@@ -125,7 +125,7 @@ def prepare(file_id: int, path: str, bundle, keep: CheckImages | None = None) ->
             from .faces import crop_largest_face
             image = crop_largest_face(image)
         quality = _quality(d, image)        # in face mode: is the face in focus and well exposed
-        return Prepared(file_id, to_input(image, bundle.input), d.width, d.height, d.capture, None, quality)
+        return Prepared(file_id, model_input(image, bundle.input), d.width, d.height, d.capture, None, quality)
     except decode.DecodeError as exc:
         return Prepared(file_id, None, None, None, None, str(exc))
     except Exception as exc:  # a photo must never stop the scan

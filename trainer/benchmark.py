@@ -27,15 +27,16 @@ KEY_TRANSFORMS = ["rot90", "rot180", "hflip", "exif_orient", "grayscale", "crop"
 
 
 def _views(a: np.ndarray, n: int):
-    """n orientations of a CHW array (square inputs): 1, 2 (+mirror), 4 (rotations), 8 (D4)."""
+    """n orientations of a CHW array, or of each view of a [views, C, H, W] one (square
+    inputs): 1, 2 (+mirror), 4 (rotations), 8 (D4)."""
     if n == 1:
         return [a]
     if n == 2:
-        return [a, a[:, :, ::-1]]
-    rots = [np.rot90(a, k, axes=(1, 2)) for k in range(4)]
+        return [a, a[..., ::-1]]
+    rots = [np.rot90(a, k, axes=(-2, -1)) for k in range(4)]
     if n == 4:
         return rots
-    return rots + [r[:, :, ::-1] for r in rots]
+    return rots + [r[..., ::-1] for r in rots]
 
 
 def embed_folder(bundle_dir, folder, views: int = 1, batch: int = 16, threads: int = 2):
