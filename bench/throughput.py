@@ -201,7 +201,7 @@ def main():
         print(f"decode only: {dec_rate:.1f} photos/s ({len(paths)} photos, median of {args.runs}); "
               f"without draft mode, one thread: {8 / t_full:.1f} photos/s")
 
-        emb = Embedder(bundle)
+        emb = Embedder(bundle, threads=min(4, os.cpu_count() or 1))    # the model alone, on every core
         batch = np.stack(arrays)
         emb.embed_arrays(batch[:2])
 
