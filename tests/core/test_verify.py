@@ -214,6 +214,16 @@ def test_cancel_during_the_check_keeps_what_was_done_and_resumes(tmp_path, tiny_
         assert lib.scan([album], bundle=bundle).verified == 2        # the rest, not the first again
 
 
+def copies_album(tmp_path, original):
+    """album/ with a.jpg and two copies of it: b.jpg (smaller, re-compressed), c.jpg (cropped)."""
+    album = tmp_path / "album"
+    album.mkdir()
+    original.save(album / "a.jpg", quality=92)
+    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
+    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    return album
+
+
 def with_band(tiny_bundle, tmp_path, band):
     """A copy of the tiny test bundle whose model.json has the given "check_band"."""
     import shutil
@@ -321,11 +331,7 @@ def test_two_confirmed_copies_of_one_photo_need_no_check_between_them(tmp_path, 
     against a.jpg, the pair of copies is left unchecked (the group holds it anyway)."""
     from lookalike.core import scanner
     monkeypatch.setattr(scanner, "VERIFY_CHUNK", 1)              # one pair at a time, in id order
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
-    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    album = copies_album(tmp_path, original)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 99.999]))
         stats = lib.scan([album], bundle=bundle)
@@ -352,11 +358,7 @@ def test_a_pair_settled_through_a_photo_that_is_gone_is_checked_again(tmp_path, 
     them on their own pixels."""
     from lookalike.core import scanner
     monkeypatch.setattr(scanner, "VERIFY_CHUNK", 1)
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
-    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    album = copies_album(tmp_path, original)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [10, 99.999]))
         assert lib.scan([album], bundle=bundle).verified == 2
@@ -386,11 +388,7 @@ def test_a_low_scoring_pair_inside_a_group_of_copies_is_settled_and_shown_as_a_d
     the pair is settled unchecked and shows as a duplicate. A look-alike scoring as low
     outside any group is neither checked nor settled."""
     from lookalike.core import scanner
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
-    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    album = copies_album(tmp_path, original)
     textured(2).save(album / "d.jpg", quality=92)
     with Library(tmp_path / "lib", write=True) as lib:
         bundle = lib.bundle(with_band(tiny_bundle, tmp_path, [80, 99.5]))
@@ -420,11 +418,7 @@ def test_a_group_of_copies_is_joined_by_as_few_checks_as_it_has_photos_less_one(
     them unchecked and show as duplicates. The look-alike is checked against each photo the
     embedding pairs it with, and stays out."""
     from lookalike.core import scanner
-    album = tmp_path / "album"
-    album.mkdir()
-    original.save(album / "a.jpg", quality=92)
-    jpeg(original.resize((720, 540)), 80).save(album / "b.jpg", quality=80)
-    jpeg(original.crop((40, 30, 920, 690)), 70).save(album / "c.jpg", quality=70)
+    album = copies_album(tmp_path, original)
     jpeg(original.rotate(180), 75).save(album / "d.jpg", quality=75)
     textured(2).save(album / "e.jpg", quality=92)
     with Library(tmp_path / "lib", write=True) as lib:
