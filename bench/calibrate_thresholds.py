@@ -11,7 +11,10 @@
   photos of POOL (`bench/make_pool.py`) that the model did not train on (`--exclude` the run's
   split.json), every pair. 0.05 % is the share the first copy model's similar mark (50, the
   stored-edge floor) let through, so a new model keeps the "similar" tier as selective on
-  unrelated photos; at least 5 below duplicate and never below the stored-edge floor.
+  unrelated photos; at least 5 below duplicate and never below the stored-edge floor. For a
+  model with a scene vector (model.json `input.scene_views`) a pair's score below duplicate is
+  the higher of its copy and scene scores (`core.grouping.merge_scene`): the share is counted
+  on that.
 With --write both go into the bundle's model.json ("thresholds"; the rest is kept), and run
 `bench/calibrate_band.py --write` after it (the band does not depend on them).
 """
@@ -43,8 +46,12 @@ def unrelated_scores(bundle, pool, photos, exclude=()) -> np.ndarray:
                    and f not in exclude)
     random.Random(0).shuffle(names)
     inputs = [scanner.prepare(i, os.path.join(pool, f), bundle).input for i, f in enumerate(names[:photos])]
-    v = Embedder(bundle).embed_arrays(np.stack([x for x in inputs if x is not None]))
-    return (v @ v.T * 100.0)[np.triu_indices(len(v), 1)]
+    v, scene = Embedder(bundle).embed_both(np.stack([x for x in inputs if x is not None]))
+    iu = np.triu_indices(len(v), 1)
+    s = (v @ v.T * 100.0)[iu]
+    if scene is not None:      # what the groups show below the duplicate mark
+        s = np.maximum(s, (scene @ scene.T * 100.0)[iu])
+    return s
 
 
 def main():

@@ -28,6 +28,13 @@ class InputSpec:
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     views: tuple[str, ...] = ("as-is",)             # a photo's embedding: the mean of these views' vectors
+    scene_views: tuple[str, ...] = ()               # a second vector for the similar tier: the mean of these
+                                                    # views' vectors from the same forward pass; () none
+
+    @property
+    def all_views(self) -> tuple[str, ...]:
+        """The views the model runs on: the copy vector's, then the scene vector's others."""
+        return self.views + tuple(v for v in self.scene_views if v not in self.views)
 
 
 @dataclass
@@ -104,11 +111,14 @@ def load_bundle(path) -> Bundle:
         spec = InputSpec(size=tuple(int(v) for v in inp.get("size", (224, 224))),
                          mean=tuple(float(v) for v in inp.get("mean", InputSpec.mean)),
                          std=tuple(float(v) for v in inp.get("std", InputSpec.std)),
-                         views=tuple(str(v) for v in inp.get("views", InputSpec.views)))
+                         views=tuple(str(v) for v in inp.get("views", InputSpec.views)),
+                         scene_views=tuple(str(v) for v in inp.get("scene_views", ())))
         if len(spec.size) != 2 or len(spec.mean) != 3 or len(spec.std) != 3:
             raise ValueError("input size/mean/std have the wrong length")
         if not spec.views or len(set(spec.views)) != len(spec.views) or not set(spec.views) <= set(VIEWS):
             raise ValueError(f"input views {list(spec.views)} are not distinct names among {list(VIEWS)}")
+        if len(set(spec.scene_views)) != len(spec.scene_views) or not set(spec.scene_views) <= set(VIEWS):
+            raise ValueError(f"input scene_views {list(spec.scene_views)} are not distinct names among {list(VIEWS)}")
         if inp.get("layout", "NCHW") != "NCHW" or inp.get("color", "RGB") != "RGB":
             raise ValueError("only NCHW RGB inputs are supported")
         thresholds = {"duplicate": 90.0, "similar": 80.0}
@@ -163,8 +173,10 @@ def to_input(image: Image.Image, spec: InputSpec, view: str = "as-is") -> np.nda
 
 def model_input(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """What the model runs on for one picture: `to_input` (CHW), or with several views in
-    the spec a [views, C, H, W] stack, whose embeddings core.embed averages into one."""
-    if spec.views == ("as-is",):
+    the spec (`InputSpec.all_views`) a [views, C, H, W] stack, whose embeddings core.embed
+    averages into the photo's vector (and its scene vector)."""
+    views = spec.all_views
+    if views == ("as-is",):
         return to_input(image, spec)
     small = _resized(image, spec)
-    return np.stack([_array(small, spec, v) for v in spec.views])
+    return np.stack([_array(small, spec, v) for v in views])

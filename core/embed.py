@@ -43,20 +43,35 @@ class Embedder:
         """float32 [N, 3, H, W] -> float32 [N, dim], each row of unit length. A batch of
         several views per picture, [N, V, 3, H, W] (`bundle.model_input`), gives each picture
         the mean of its views' unit vectors, of unit length again."""
+        return self.embed_both(batch)[0]
+
+    def embed_both(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(copy vectors, scene vectors) of a batch from one run of the model: the scene
+        vector (model.json `input.scene_views`, for the similar tier) is the mean of its views'
+        unit vectors, of unit length; None when the model has none."""
+        spec = self.bundle.input
+        dim = self.bundle.embedding_dim
         if len(batch) == 0:
-            return np.zeros((0, self.bundle.embedding_dim), np.float32)
+            empty = np.zeros((0, dim), np.float32)
+            return empty, (empty if spec.scene_views else None)
         batch = np.asarray(batch)
-        views = batch.shape[1] if batch.ndim == 5 else 1
+        n_views = batch.shape[1] if batch.ndim == 5 else 1
         flat = batch.reshape(-1, *batch.shape[-3:])
         out = self.session.run(None, {self._input_name: np.ascontiguousarray(flat, dtype=np.float32)})[0]
         out = np.asarray(out, dtype=np.float32).reshape(len(flat), -1)
-        if out.shape[1] != self.bundle.embedding_dim:
+        if out.shape[1] != dim:
             raise BundleError(f"model {self.bundle.onnx_path} returns {out.shape[1]} numbers per photo, "
-                              f"its model.json says {self.bundle.embedding_dim}")
-        out = _unit(out)
-        if views > 1:
-            out = _unit(out.reshape(len(batch), views, -1).mean(axis=1))
-        return out
+                              f"its model.json says {dim}")
+        out = _unit(out).reshape(len(batch), n_views, dim)
+        if n_views == 1:
+            return out[:, 0], (out[:, 0] if spec.scene_views else None)
+        names = spec.all_views if n_views == len(spec.all_views) else spec.views
+        if n_views != len(names):
+            raise ValueError(f"{n_views} views per picture, the model takes {len(names)}")
+
+        def mean(views):
+            return _unit(out[:, [names.index(v) for v in views]].mean(axis=1))
+        return mean(spec.views), (mean(spec.scene_views) if spec.scene_views else None)
 
     def embed_images(self, images) -> np.ndarray:
         return self.embed_arrays(np.stack([model_input(im, self.bundle.input) for im in images]))

@@ -41,6 +41,31 @@ def canonical_edges(a, b, s):
     return lo[first], hi[first], s[first]
 
 
+def merge_scene(a, b, s, sa, sb, ss, duplicate: float, margin: float = 0.01):
+    """One score per pair from the copy scores (a, b, s: after the check) and the scene
+    vector's scores (sa, sb, ss) of a model that has one (model.json `input.scene_views`).
+
+    The copy score decides "duplicate" alone: a pair at or above `duplicate` keeps it. Below,
+    a pair scores the higher of its copy score and its scene score, the scene score held
+    `margin` below `duplicate`: the scene vector (which also sees the picture's tones
+    equalised) finds another shot of a moment, an exposure bracket or a re-take, that the copy
+    vector scores low, and can never make a pair a duplicate. Pairs missing from one edge set
+    score 0 there. Returns undirected edges (a < b) as `canonical_edges`."""
+    a, b, s = canonical_edges(a, b, s)
+    sa, sb, ss = canonical_edges(sa, sb, ss)
+    if not len(ss):
+        return a, b, s
+    ka = a * (1 << 32) + b
+    kb = sa * (1 << 32) + sb
+    keys = np.union1d(ka, kb)
+    copy = np.zeros(len(keys), np.float32)
+    copy[np.searchsorted(keys, ka)] = s
+    scene = np.zeros(len(keys), np.float32)
+    scene[np.searchsorted(keys, kb)] = ss
+    out = np.where(copy >= duplicate, copy, np.maximum(copy, np.minimum(scene, np.float32(duplicate - margin))))
+    return keys >> 32, keys & 0xFFFFFFFF, out.astype(np.float32)
+
+
 class Groups:
     """The groups at one threshold, held as flat arrays (a 100k-photo regroup creates no
     Python object per photo); indexing gives a `Group` with the representative first and the

@@ -17,9 +17,10 @@ from . import decode, scanner
 from .bundle import Bundle, load_bundle
 from .catalog import Catalog, CatalogError
 from .embed import Embedder
-from .grouping import Grouper, Group
+from .grouping import Grouper, Group, merge_scene
 from .index import VectorIndex
 from .progress import CancelToken
+from .relation import HOLD_MARGIN
 from .results import FileTable, Member, Results, describe_groups  # noqa: F401  (Member: the library's API)
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class Library:
         return load_bundle(model_dir)
 
     def embedder(self, bundle: Bundle) -> Embedder:
-        key = self.model_key(bundle)
+        key = self.scene_key(bundle) or self.model_key(bundle)     # one with a scene vector runs more views
         e = self._embedders.get(key)
         if e is None:
             e = self._embedders[key] = Embedder(bundle)
@@ -124,9 +125,20 @@ class Library:
         views = bundle.input.views
         return f"{bundle.model_id}:{bundle.preprocess}" + ("" if views == ("as-is",) else ":" + "+".join(views))
 
-    def index_for(self, bundle: Bundle) -> VectorIndex:
-        tag = hashlib.blake2b(self.model_key(bundle).encode(), digest_size=8).hexdigest()
+    @classmethod
+    def scene_key(cls, bundle: Bundle) -> str | None:
+        """The key of the model's scene vectors (model.json `input.scene_views`), or None."""
+        views = bundle.input.scene_views
+        return f"{cls.model_key(bundle)}:scene:{'+'.join(views)}" if views else None
+
+    def index_for(self, bundle: Bundle, scene: bool = False) -> VectorIndex:
+        key = self.scene_key(bundle) if scene else self.model_key(bundle)
+        tag = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
         return VectorIndex(self.dir / f"index-{tag}.hnsw", bundle.embedding_dim)
+
+    def _scene(self, bundle: Bundle):
+        key = self.scene_key(bundle)
+        return (key, self.index_for(bundle, scene=True)) if key else None
 
     # -- scanning -----------------------------------------------------------------------
     def scan(self, roots=None, bundle: Bundle | None = None, progress=None, cancel: CancelToken | None = None,
@@ -142,7 +154,7 @@ class Library:
         return scanner.run_scan(self.catalog, self.embedder(bundle), self.index_for(bundle),
                                 self.model_key(bundle), roots, progress, cancel,
                                 workers=workers or max(2, os.cpu_count() or 2), exclude=[str(self.dir)],
-                                retry_errors=retry_problems)
+                                retry_errors=retry_problems, scene=self._scene(bundle))
 
     def add_roots(self, paths):
         """Folders to scan (absolute paths); needs a writable library."""
@@ -170,6 +182,9 @@ class Library:
     def rebuild_neighbours(self, bundle: Bundle, progress=None, cancel=None):
         scanner.build_edges(self.catalog, self.index_for(bundle), self.model_key(bundle),
                             bundle.embedding_dim, progress, cancel, force=True)
+        scene = self._scene(bundle)
+        if scene:
+            scanner.build_edges(self.catalog, scene[1], scene[0], bundle.embedding_dim, progress, cancel, force=True)
         if bundle.geometric_check:
             scanner.verify_edges(self.catalog, self.model_key(bundle), bundle, progress, cancel)
 
@@ -188,7 +203,16 @@ class Library:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
             s = self._hold_two_shots(a, b, s, bundle.thresholds)
         shown = (raw >= floor) | (s >= floor)        # shots close in time that the check did not lift: left out
-        return Grouper(a[shown], b[shown], s[shown], not_duplicate=self.not_duplicate_ids(),
+        a, b, s = a[shown], b[shown], s[shown]
+        scene = self.scene_key(bundle)
+        scene_edges = self.catalog.edges(scene) if scene else None
+        if scene_edges is not None:                   # the similar tier also from the scene vectors
+            sa, sb, ss, _ = scene_edges
+            sids = self.catalog.vector_labels(scene)[1]
+            keep = np.isin(sa, sids) & np.isin(sb, sids) & (ss >= floor)
+            a, b, s = merge_scene(a, b, s, sa[keep], sb[keep], ss[keep], float(bundle.thresholds["duplicate"]),
+                                  HOLD_MARGIN)
+        return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids(),
                        duplicate=float(bundle.thresholds["duplicate"]))
 
     def not_duplicate_ids(self) -> list[tuple[int, int]]:
@@ -256,32 +280,46 @@ class Library:
         return self.catalog.problems()
 
     # -- one-off comparisons --------------------------------------------------------------
-    def embed_file(self, path, bundle: Bundle) -> np.ndarray:
+    def embed_file(self, path, bundle: Bundle, scene: bool = False):
+        """The file's vector; with `scene`, (vector, scene vector or None)."""
         p = scanner.prepare(0, os.fspath(path), bundle)
         if p.error:
             raise decode.DecodeError(f"{path}: {p.error}")
-        return self.embedder(bundle).embed_arrays(p.input[None])[0]
+        v, sv = self.embedder(bundle).embed_both(p.input[None])
+        return (v[0], None if sv is None else sv[0]) if scene else v[0]
 
-    def similar(self, path, bundle: Bundle, k: int = 10):
-        """[(path, score)] of the k library photos most like the given file."""
-        key = self.model_key(bundle)
-        q = self.embed_file(path, bundle)
+    def _nearest(self, key, index, q, k, dim):
+        """File ids of the k+1 vectors of `key` nearest to q (the index synced first)."""
         labels, ids = self.catalog.vector_labels(key)
         if len(labels) == 0:
-            return []
-        index = self.index_for(bundle)
-        if index.sync(labels, lambda: self.catalog.iter_vectors(key, bundle.embedding_dim)) and self.writable:
+            return np.zeros(0, np.int64)
+        if index.sync(labels, lambda: self.catalog.iter_vectors(key, dim)) and self.writable:
             index.save()          # a reader never writes: its synced index lives in memory only
-        nl, sims = index.knn(q[None], k + 1)
-        fids = ids[np.searchsorted(labels, nl[0])]
+        nl, _ = index.knn(q[None], k + 1)
+        return ids[np.searchsorted(labels, nl[0])]
+
+    def similar(self, path, bundle: Bundle, k: int = 10):
+        """[(path, score)] of the k library photos most like the given file, each scored as the
+        groups score the pair (the check, and the scene vector's score below the duplicate mark)."""
+        key, scene = self.model_key(bundle), self.scene_key(bundle)
+        dim = bundle.embedding_dim
+        q, qs = self.embed_file(path, bundle, scene=True)
+        fids = self._nearest(key, self.index_for(bundle), q, k, dim)
+        if scene and qs is not None:
+            fids = np.union1d(fids, self._nearest(scene, self.index_for(bundle, scene=True), qs, k, dim))
+        vecs = self.catalog.vectors_of(key, fids.tolist(), dim)
         rows = {r.id: r for r in self.catalog.files(fids.tolist())}
         me = os.path.abspath(os.fspath(path))
-        hits = [(rows[f], float(np.clip(s * 100.0, 0.0, 100.0))) for f, s in zip(fids.tolist(), sims[0])
-                if rows[f].path != me][:k]
+        hits = [(rows[f], float(np.clip(vecs[f] @ q * 100.0, 0.0, 100.0))) for f in fids.tolist()
+                if f in vecs and f in rows and rows[f].path != me]
         if bundle.geometric_check:      # the score compare and the groups give the same pair
             hits = self._checked_hits(path, hits, bundle)
+        if scene and qs is not None:
+            svecs = self.catalog.vectors_of(scene, [r.id for r, _ in hits], dim)
+            hits = [(r, _with_scene(s, float(np.clip(svecs[r.id] @ qs * 100.0, 0.0, 100.0)) if r.id in svecs else 0.0,
+                                    bundle)) for r, s in hits]
         hits.sort(key=lambda h: -h[1])
-        return [(r.path, round(s, 2)) for r, s in hits]
+        return [(r.path, round(s, 2)) for r, s in hits[:k]]
 
     def stored_check(self, path_a, path_b):
         """The check the last scan stored for these two files, when both are in the library and
@@ -389,13 +427,21 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
             raise decode.DecodeError(f"{p}: {prepared.error}")
         vecs.append(prepared.input)
         taken.append(prepared.capture)
-    v = embedder.embed_arrays(np.stack(vecs))
+    v, sv = embedder.embed_both(np.stack(vecs))
     score = float(np.clip(v[0] @ v[1] * 100.0, 0.0, 100.0))
     if bundle.geometric_check:
         from . import verify
         score = checked_score(score, lambda: verify.Photo(a, min(bundle.input.size)), b, taken[0], taken[1], bundle,
                               stored=stored)
+    if sv is not None:
+        score = _with_scene(score, float(np.clip(sv[0] @ sv[1] * 100.0, 0.0, 100.0)), bundle)
     return score
+
+
+def _with_scene(score: float, scene: float, bundle: Bundle) -> float:
+    """One pair's score as `grouping.merge_scene` gives it in the groups."""
+    dup = float(bundle.thresholds["duplicate"])
+    return score if score >= dup else max(score, min(scene, float(np.float32(dup - HOLD_MARGIN))))
 
 
 def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored=None) -> float:

@@ -187,8 +187,14 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
 
 
 def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH,
-                  retry_errors=False, keep: CheckImages | None = None):
+                  retry_errors=False, keep: CheckImages | None = None, scene_key: str | None = None):
+    """Decode and embed the files that have no vector for `model_key` (or, with a model that
+    has a scene vector, none for `scene_key`): both vectors come from one run of the model."""
     pending = catalog.missing_vectors(model_key, retry_errors)
+    if scene_key is not None:
+        have = {i for i, _ in pending}
+        pending = sorted(pending + [(i, p) for i, p in catalog.missing_vectors(scene_key, retry_errors)
+                                    if i not in have], key=lambda r: r[1])
     if stats.offline:          # read when their folder is back, never recorded as unreadable
         pending = [(i, p) for i, p in pending if not _under(p, stats.offline)]
     rep = Reporter("embed", len(pending), progress, cancel)
@@ -213,11 +219,13 @@ def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers
                 results = [f.result() for f in in_flight.popleft()]
                 fill()
                 ok = [r for r in results if r[5] is None]
-                vecs = embedder.embed_arrays(np.stack([r[1] for r in ok])) if ok else []
+                vecs, scene = embedder.embed_both(np.stack([r[1] for r in ok])) if ok else ([], None)
                 with catalog.transaction():
                     for r, v in zip(ok, vecs):
                         catalog.set_decoded(r.file_id, r.width, r.height, r.capture, r.quality)
                     catalog.put_vectors(model_key, [(r[0], v) for r, v in zip(ok, vecs)])
+                    if scene_key is not None and scene is not None:
+                        catalog.put_vectors(scene_key, [(r[0], v) for r, v in zip(ok, scene)])
                     for r in results:
                         if r[5] is not None:
                             catalog.set_error(r[0], r[5])
@@ -513,7 +521,9 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
 
 
 def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=None, workers=2,
-             exclude=(), retry_errors=False):
+             exclude=(), retry_errors=False, scene=None):
+    """scene: (scene key, its VectorIndex) for a model with a scene vector (the similar tier's
+    candidates and scores: `merge_scene`), else None."""
     stats = ScanStats()
     started = time.time()
     discover_and_diff(catalog, roots, stats, progress, cancel, exclude=exclude)
@@ -521,12 +531,13 @@ def run_scan(catalog, embedder, index, model_key, roots, progress=None, cancel=N
     bundle = embedder.bundle
     images = CheckImages(CHECK_IMAGES_BUDGET) if bundle.geometric_check else None
     embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=workers,
-                  retry_errors=retry_errors, keep=images)
+                  retry_errors=retry_errors, keep=images, scene_key=scene[0] if scene else None)
     untouched = not (stats.added or stats.changed or stats.removed or stats.embedded or stats.failed)
-    if not (untouched and index.path.is_file() and index.meta_path.is_file()
-            and catalog.edges(model_key) is not None):   # else the stored edges stand
-        build_edges(catalog, index, model_key, embedder.bundle.embedding_dim, progress, cancel)
-        stats.index_rebuilt = index.rebuilt
+    for key, idx in [(model_key, index)] + ([scene] if scene else []):
+        if not (untouched and idx.path.is_file() and idx.meta_path.is_file()
+                and catalog.edges(key) is not None):   # else the stored edges stand
+            build_edges(catalog, idx, key, embedder.bundle.embedding_dim, progress, cancel)
+            stats.index_rebuilt = stats.index_rebuilt or idx.rebuilt
     if bundle.geometric_check:
         stats.verified = verify_edges(catalog, model_key, bundle, progress, cancel, workers,
                                       offline=stats.offline, images=images)

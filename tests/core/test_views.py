@@ -91,3 +91,110 @@ def test_a_model_with_views_keeps_its_own_vectors(tiny_bundle, tmp_path):
         assert lib.scan([album], bundle=both).embedded == 3
         assert lib.scan([album], bundle=plain).embedded == 0
         assert os.path.basename(str(both.path)) == "viewed"
+
+
+# -- the scene vector (model.json "input" "scene_views"): the similar tier's second vector ------
+
+def with_scene(tiny_bundle, tmp_path, thresholds, matches="copies", name="scened"):
+    out = tmp_path / name
+    shutil.copytree(tiny_bundle, out)
+    meta = json.loads((out / "model.json").read_text())
+    meta["input"]["scene_views"] = ["as-is", "equalized"]
+    meta["thresholds"] = {"duplicate": thresholds[0], "similar": thresholds[1]}
+    meta["matches"] = matches
+    (out / "model.json").write_text(json.dumps(meta))
+    return out
+
+
+def test_the_scene_vector_comes_from_the_same_run_and_leaves_the_copy_vector_alone(tiny_bundle, tmp_path):
+    plain = load_bundle(tiny_bundle)
+    scened = load_bundle(with_scene(tiny_bundle, tmp_path, (97.0, 90.0)))
+    viewed = load_bundle(with_views(tiny_bundle, tmp_path, ["as-is", "equalized"]))
+    shots = [photo(3, (320, 240)), exposed(photo(3, (320, 240)), 2.5), photo(8, (300, 200))]
+    x = np.stack([model_input(im, scened.input) for im in shots])
+    assert x.shape == (3, 2, 3, *scened.input.size)         # one batch: as-is and equalised
+    copy, scene = Embedder(scened).embed_both(x)
+    assert np.allclose(copy, Embedder(plain).embed_images(shots), atol=1e-6)     # the copy vector as before
+    assert np.allclose(scene, Embedder(viewed).embed_images(shots), atol=1e-6)   # the two views' mean
+    assert Embedder(plain).embed_both(np.stack([model_input(im, plain.input) for im in shots]))[1] is None
+
+
+def test_a_bundle_with_unknown_scene_views_is_refused(tiny_bundle, tmp_path):
+    out = with_scene(tiny_bundle, tmp_path, (97.0, 90.0))
+    meta = json.loads((out / "model.json").read_text())
+    meta["input"]["scene_views"] = ["as-is", "negative"]
+    (out / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="scene_views"):
+        load_bundle(out)
+
+
+def scene_album(tmp_path):
+    album = tmp_path / "album"
+    album.mkdir()
+    shot = photo(3, (320, 240))
+    shot.save(album / "shot.png")
+    exposed(shot, 2.5).save(album / "brighter.png")      # another exposure, highlights clipped
+    photo(8, (320, 240)).save(album / "other.png")
+    return album
+
+
+def pair_scores(lib, bundle):
+    names = {r.id: os.path.basename(r.path) for r in lib.catalog.files()}
+    a, b, s = lib.grouper(bundle).pairs()
+    return {frozenset((names[int(x)], names[int(y)])): float(v) for x, y, v in zip(a, b, s)}
+
+
+def test_another_exposure_is_similar_through_the_scene_vector_but_never_a_duplicate(tiny_bundle, tmp_path):
+    """The tiny model scores the brighter exposure 90.0 by its copy vector and 92.4 by its scene
+    vector (as-is + equalised): with the similar mark at 91 only the scene vector makes the two
+    similar; with the duplicate mark at 92 the scene score is held just below it."""
+    album = scene_album(tmp_path)
+    pair = frozenset(("shot.png", "brighter.png"))
+    seen = {}
+    for dup, sim in ((97.0, 91.0), (92.0, 91.0)):
+        plain = with_scene(tiny_bundle, tmp_path, (dup, sim), "subjects", name=f"plain-{dup}")
+        meta = json.loads((plain / "model.json").read_text())
+        del meta["input"]["scene_views"]
+        (plain / "model.json").write_text(json.dumps(meta))
+        scened = with_scene(tiny_bundle, tmp_path, (dup, sim), "subjects", name=f"scened-{dup}")
+        for name, folder in (("plain", plain), ("scened", scened)):
+            with Library(tmp_path / f"lib-{name}-{dup}", write=True) as lib:
+                b = lib.bundle(folder)
+                lib.scan([album], bundle=b)
+                scores = pair_scores(lib, b)
+                seen[name, dup] = scores.get(pair, 0.0)
+                compared = lib.compare(album / "shot.png", album / "brighter.png", b)
+                assert compared == pytest.approx(seen[name, dup], abs=0.01)     # one pair, one score
+                hits = dict(lib.similar(album / "shot.png", b))
+                assert hits[str(album / "brighter.png")] == pytest.approx(seen[name, dup], abs=0.01)
+                res = lib.results(b, threshold=sim)
+                together = any({"shot.png", "brighter.png"} <= {os.path.basename(m.path) for m in g}
+                               for g in lib.describe_groups(list(res.groups)))
+                assert together == (seen[name, dup] >= sim)
+    assert seen["plain", 97.0] < 91.0 <= seen["scened", 97.0] < 97.0     # similar only through the scene vector
+    assert seen["scened", 92.0] == pytest.approx(92.0 - 0.01, abs=1e-3)  # never a duplicate through it
+    assert seen["plain", 92.0] < 91.0
+
+
+def test_the_scene_vector_changes_no_duplicate_and_a_library_gains_it_on_the_next_scan(tiny_bundle, tmp_path):
+    """The duplicate tier (copy vector + geometric check) is the same with and without the scene
+    vector; a library scanned with the model before it had one embeds the scene vectors once."""
+    from ..conftest import detailed_photo
+    from .test_verify import copies_album
+    album = copies_album(tmp_path, detailed_photo(4))
+    exposed(detailed_photo(4), 1.8).save(album / "d.jpg", quality=90)
+    photo(9, (640, 480)).save(album / "e.jpg", quality=90)
+    scened = with_scene(tiny_bundle, tmp_path, (97.0, 90.0))
+    with Library(tmp_path / "lib", write=True) as lib:
+        plain, both = lib.bundle(tiny_bundle), lib.bundle(scened)
+        assert lib.model_key(plain) == lib.model_key(both)          # the copy vectors are shared
+        assert lib.scan([album], bundle=plain).embedded == 5
+        before = pair_scores(lib, plain)
+        assert lib.scan([album], bundle=both).embedded == 5         # the scene vectors, once
+        assert lib.scan([album], bundle=both).embedded == 0
+        after = pair_scores(lib, both)
+    dup = 97.0
+    assert {p for p, s in before.items() if s >= dup} == {p for p, s in after.items() if s >= dup}
+    assert {frozenset(("a.jpg", "b.jpg")), frozenset(("a.jpg", "c.jpg"))} <= {p for p, s in after.items() if s >= dup}
+    for p, s in after.items():
+        assert s == (before[p] if before.get(p, 0.0) >= dup else pytest.approx(max(s, before.get(p, 0.0))))
