@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 RULES = ("rep", "single")
 
@@ -172,6 +170,8 @@ class Grouper:
         if len(ai) == 0:
             return Groups.empty()
         n = len(self.nodes)
+        from scipy.sparse import coo_matrix           # here: a scan never needs scipy (0.1 s to import)
+        from scipy.sparse.csgraph import connected_components
         graph = coo_matrix((np.ones(len(ai), np.int8), (ai, bi)), shape=(n, n))
         _, comp = connected_components(graph, directed=False)
         strength = np.bincount(ai, weights=s, minlength=n) + np.bincount(bi, weights=s, minlength=n)

@@ -25,7 +25,8 @@ from .progress import Reporter
 
 log = logging.getLogger(__name__)
 
-BATCH = 32
+BATCH = 8                 # photos per inference run: small, so the model's work overlaps the decoding
+                          # of the next photos and little of it is left when the last ones are decoded
 K_NEIGHBOURS = 24
 EDGE_FLOOR = 50.0          # edges below this score are not stored (the slider's lower end)
 MAX_EXACT_EDGES = 64       # per exact-duplicate group: a star plus a chain, not all pairs
@@ -186,7 +187,7 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
     return stats
 
 
-def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH,
+def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=None,
                   retry_errors=False, keep: CheckImages | None = None, scene_key: str | None = None):
     """Decode and embed the files that have no vector for `model_key` (or, with a model that
     has a scene vector, none for `scene_key`): both vectors come from one run of the model."""
@@ -202,6 +203,7 @@ def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers
     if not pending:
         return
     bundle = embedder.bundle
+    batch = batch or BATCH
     chunks = [pending[i:i + batch] for i in range(0, len(pending), batch)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-decode") as pool:
         in_flight: deque = deque()
