@@ -88,11 +88,15 @@ def write_bundle(out_dir, files: dict, manifest: dict):
     return out_dir
 
 
-def manifest(name, version, spec, dim, preprocess, thresholds, metrics, trained_on, matches="copies"):
+def manifest(name, version, spec, dim, preprocess, thresholds, metrics, trained_on, matches="copies",
+             scene_views=()):
+    """model.json; `scene_views`: the views whose mean is the engine's scene vector (none: ())."""
+    inp = {"size": list(spec.size), "mean": list(spec.mean), "std": list(spec.std), "layout": "NCHW", "color": "RGB"}
+    if scene_views:
+        inp["scene_views"] = list(scene_views)
     return {
         "name": name, "version": version, "matches": matches,
-        "input": {"size": list(spec.size), "mean": list(spec.mean), "std": list(spec.std),
-                  "layout": "NCHW", "color": "RGB"},
+        "input": inp,
         "embedding_dim": int(dim), "normalized": True, "preprocess": preprocess,
         "thresholds": {k: round(float(v), 2) for k, v in thresholds.items()},
         "metrics": metrics, "trained_on": trained_on,

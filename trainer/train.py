@@ -56,8 +56,9 @@ def _command(argv):
 
 
 def finish_bundle(model, cfg, out, *, name, thresholds, metrics, trained_on,
-                  report_files=None, checkpoint=None):
-    """Export, check parity, and write the bundle atomically. Returns the parity diff."""
+                  report_files=None, checkpoint=None, scene_views=()):
+    """Export, check parity, and write the bundle atomically. Returns the parity diff.
+    `scene_views`: model.json `input.scene_views` (the engine's scene vector)."""
     spec = input_spec(cfg)
     with tempfile.TemporaryDirectory(prefix="lookalike-export-") as tmp:
         onnx_path = Path(tmp) / "model.onnx"
@@ -77,7 +78,7 @@ def finish_bundle(model, cfg, out, *, name, thresholds, metrics, trained_on,
         # labelled folders teach "the same subject"; no-label training teaches "the same picture"
         matches = "copies" if cfg["data"]["no_labels"] else "subjects"
         man = manifest(name, "1", spec, model.embedding_dim, preprocess, thresholds,
-                       metrics, trained_on, matches=matches)
+                       metrics, trained_on, matches=matches, scene_views=scene_views)
         write_bundle(out, files, man)
     return diff
 
