@@ -561,10 +561,10 @@ def export(model, cfg, out, val_cache, kit, best, history, seconds, stop, n_trai
         name += "-gray"
     files = _report_files(pos, neg, thresholds)
     ckpt = make_checkpoint(model, bcfg, {"validation": final})
-    # a copy model also gives the engine its scene vector (the similar tier): as-is + equalised
+    # a copy model also gives the engine its scene vector (the similar tier): its equalised view
     diff = finish_bundle(model, bcfg, out, name=name, thresholds=thresholds, metrics=metrics,
                          trained_on=trained_on, report_files=files, checkpoint=ckpt,
-                         scene_views=("as-is", "equalized"))
+                         scene_views=("equalized",))
     emit(event="done", out=str(out), thresholds=thresholds, parity_max_abs_diff=diff,
          seconds=round(seconds, 1), stopped=stop, **final)
     return final

@@ -113,7 +113,7 @@ def test_tiny_run_writes_a_bundle_the_engine_loads_and_resumes(pool, tmp_path, c
     assert all("kit_best_f1" in e for e in events if e["event"] == "eval")   # the kit folder was read
     b = load_bundle(out)
     assert b.matches == "copies" and b.thresholds["duplicate"] > b.thresholds["similar"]
-    assert b.input.scene_views == ("as-is", "equalized")      # the engine's scene vector (similar tier)
+    assert b.input.scene_views == ("equalized",)      # the engine's scene vector (similar tier)
     assert json.loads((out / "model.json").read_text())["metrics"]["best_step"] in (0, 2, 3)
     assert (work / "state.pt").is_file() and (work / "train_cache.npz").is_file()
     # a second run with more steps resumes from step 3 on the saved cache (its export, the
