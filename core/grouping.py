@@ -45,23 +45,36 @@ def merge_scene(a, b, s, sa, sb, ss, duplicate: float, margin: float = 0.01):
 
     The copy score decides "duplicate" alone: a pair at or above `duplicate` keeps it. Below,
     a pair scores the higher of its copy score and its scene score, the scene score held
-    `margin` below `duplicate`: the scene vector (which also sees the picture's tones
-    equalised) finds another shot of a moment, an exposure bracket or a re-take, that the copy
-    vector scores low, and can never make a pair a duplicate. Pairs missing from one edge set
-    score 0 there. Returns undirected edges (a < b) as `canonical_edges`."""
-    a, b, s = canonical_edges(a, b, s)
-    sa, sb, ss = canonical_edges(sa, sb, ss)
-    if not len(ss):
-        return a, b, s
-    ka = a * (1 << 32) + b
-    kb = sa * (1 << 32) + sb
-    keys = np.union1d(ka, kb)
-    copy = np.zeros(len(keys), np.float32)
-    copy[np.searchsorted(keys, ka)] = s
-    scene = np.zeros(len(keys), np.float32)
-    scene[np.searchsorted(keys, kb)] = ss
+    `margin` below `duplicate`: the scene vector (the picture with its tones equalised) finds
+    another shot of a moment, an exposure bracket or a re-take, that the copy vector scores
+    low, and can never make a pair a duplicate. Pairs missing from one edge set score 0 there.
+    Returns undirected edges (a < b, ordered) as `canonical_edges`."""
+    ka, s = _keyed(a, b, s)
+    kb, ss = _keyed(sa, sb, ss)
+    if not len(kb):
+        return ka >> 32, ka & 0xFFFFFFFF, s
+    keys = np.concatenate([ka, kb])
+    copy = np.concatenate([s, np.zeros(len(ss), np.float32)])
+    scene = np.concatenate([np.zeros(len(s), np.float32), ss])
+    order = np.argsort(keys, kind="stable")          # a radix sort for integer keys
+    keys, copy, scene = keys[order], copy[order], scene[order]
+    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    keys = keys[start]
+    copy = np.add.reduceat(copy, start)              # a key is at most once in each set
+    scene = np.add.reduceat(scene, start)
     out = np.where(copy >= duplicate, copy, np.maximum(copy, np.minimum(scene, np.float32(duplicate - margin))))
     return keys >> 32, keys & 0xFFFFFFFF, out.astype(np.float32)
+
+
+def _keyed(a, b, s):
+    """(pair keys a << 32 | b, scores) of undirected, deduplicated edges; stored edge sets are
+    already so (and ordered), which is checked instead of sorting them again."""
+    a, b, s = np.asarray(a, np.int64), np.asarray(b, np.int64), np.asarray(s, np.float32)
+    k = (a << 32) | b
+    if not ((a < b).all() and (k[1:] > k[:-1]).all()):
+        a, b, s = canonical_edges(a, b, s)
+        k = (a << 32) | b
+    return k, s
 
 
 class Groups:

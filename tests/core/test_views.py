@@ -198,3 +198,29 @@ def test_the_scene_vector_changes_no_duplicate_and_a_library_gains_it_on_the_nex
     assert {frozenset(("a.jpg", "b.jpg")), frozenset(("a.jpg", "c.jpg"))} <= {p for p, s in after.items() if s >= dup}
     for p, s in after.items():
         assert s == (before[p] if before.get(p, 0.0) >= dup else pytest.approx(max(s, before.get(p, 0.0))))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merged_scores_match_a_pair_by_pair_merge(seed):
+    """`merge_scene` on unordered edge lists with repeats (the slow path) and on stored, ordered
+    ones (the fast path) gives every pair max(copy, min(scene, duplicate - margin)) below the
+    duplicate mark and its copy score at or above it."""
+    from lookalike.core.grouping import canonical_edges, merge_scene
+    rng = np.random.default_rng(seed)
+    a, b, s = rng.integers(0, 40, 300), rng.integers(0, 40, 300), rng.uniform(40, 100, 300).astype(np.float32)
+    sa, sb, ss = rng.integers(0, 40, 300), rng.integers(0, 40, 300), rng.uniform(40, 100, 300).astype(np.float32)
+    copy, scene = {}, {}
+    for edges, best in (((a, b, s), copy), ((sa, sb, ss), scene)):
+        for x, y, v in zip(*edges):
+            if x != y:
+                k = (min(x, y), max(x, y))
+                best[k] = max(best.get(k, 0.0), float(v))
+    dup = 87.1
+    want = {k: copy.get(k, 0.0) if copy.get(k, 0.0) >= dup else max(copy.get(k, 0.0), min(scene.get(k, 0.0), dup - 0.01))
+            for k in set(copy) | set(scene)}
+    for args in ((a, b, s, sa, sb, ss), (*canonical_edges(a, b, s), *canonical_edges(sa, sb, ss))):
+        x, y, v = merge_scene(*args, dup, 0.01)
+        got = {(int(p), int(q)): float(w) for p, q, w in zip(x, y, v)}
+        assert got.keys() == want.keys()
+        assert all(got[k] == pytest.approx(want[k], abs=1e-4) for k in got)
+        assert (x < y).all() and (np.diff(x * (1 << 32) + y) > 0).all()
