@@ -48,7 +48,8 @@ class Embedder:
     def embed_both(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(copy vectors, scene vectors) of a batch from one run of the model: the scene
         vector (model.json `input.scene_views`, for the similar tier) is the mean of its views'
-        unit vectors, of unit length; None when the model has none."""
+        unit vectors, of unit length; None when the model has none. A batch of one view per
+        picture ([N, 3, H, W], not `bundle.model_input`'s stack) gives that view's vector for both."""
         spec = self.bundle.input
         dim = self.bundle.embedding_dim
         if len(batch) == 0:

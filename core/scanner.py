@@ -187,7 +187,7 @@ def discover_and_diff(catalog, roots, stats, progress, cancel, exclude=()):
     return stats
 
 
-def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=None,
+def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers=2, batch=BATCH,
                   retry_errors=False, keep: CheckImages | None = None, scene_key: str | None = None):
     """Decode and embed the files that have no vector for `model_key` (or, with a model that
     has a scene vector, none for `scene_key`): both vectors come from one run of the model."""
@@ -203,7 +203,6 @@ def embed_missing(catalog, embedder, model_key, stats, progress, cancel, workers
     if not pending:
         return
     bundle = embedder.bundle
-    batch = batch or BATCH
     chunks = [pending[i:i + batch] for i in range(0, len(pending), batch)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookalike-decode") as pool:
         in_flight: deque = deque()
