@@ -39,30 +39,42 @@ def canonical_edges(a, b, s):
     return lo[first], hi[first], s[first]
 
 
-def merge_scene(a, b, s, sa, sb, ss, duplicate: float, margin: float = 0.01):
+def scene_scale(scene, similar: float, duplicate: float):
+    """Where a scene score sits on the pair scale: below the similar mark as it is; from the
+    mark up, [similar, 100] is mapped linearly onto [similar, (similar + duplicate) / 2]. So a
+    scene score makes a pair "similar" exactly when it reaches the mark, never a duplicate, and
+    the band just under the duplicate mark is left to copy evidence: a slider lowered from the
+    duplicate mark first shows the copies the embedding is less sure of, then other shots."""
+    scene = np.asarray(scene, np.float32)
+    top = 0.5 * (similar + duplicate)
+    return np.where(scene >= similar, similar + (scene - similar) * ((top - similar) / (100.0 - similar)),
+                    scene).astype(np.float32)
+
+
+def merge_scene(a, b, s, sa, sb, ss, duplicate: float, similar: float):
     """One score per pair from the copy scores (a, b, s: after the check) and the scene
     vector's scores (sa, sb, ss) of a model that has one (model.json `input.scene_views`).
 
     The copy score decides "duplicate" alone: a pair at or above `duplicate` keeps it. Below,
-    a pair scores the higher of its copy score and its scene score, the scene score held
-    `margin` below `duplicate`: the scene vector (the picture with its tones equalised) finds
-    another shot of a moment, an exposure bracket or a re-take, that the copy vector scores
-    low, and can never make a pair a duplicate. Pairs missing from one edge set score 0 there.
-    Returns undirected edges (a < b, ordered) as `canonical_edges`."""
+    a pair scores the higher of its copy score and its scene score (`scene_scale`): the scene
+    vector (the picture with its tones equalised) finds another shot of a moment, an exposure
+    bracket or a re-take, that the copy vector scores low, and can never make a pair a
+    duplicate. Pairs missing from one edge set score 0 there. Returns undirected edges (a < b,
+    ordered) as `canonical_edges`."""
     ka, s = _keyed(a, b, s)
     kb, ss = _keyed(sa, sb, ss)
     if not len(kb):
         return ka >> 32, ka & 0xFFFFFFFF, s
     keys = np.concatenate([ka, kb])
     copy = np.concatenate([s, np.zeros(len(ss), np.float32)])
-    scene = np.concatenate([np.zeros(len(s), np.float32), ss])
+    scene = np.concatenate([np.zeros(len(s), np.float32), scene_scale(ss, similar, duplicate)])
     order = np.argsort(keys, kind="stable")          # a radix sort for integer keys
     keys, copy, scene = keys[order], copy[order], scene[order]
     start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     keys = keys[start]
     copy = np.add.reduceat(copy, start)              # a key is at most once in each set
     scene = np.add.reduceat(scene, start)
-    out = np.where(copy >= duplicate, copy, np.maximum(copy, np.minimum(scene, np.float32(duplicate - margin))))
+    out = np.where(copy >= duplicate, copy, np.maximum(copy, scene))
     return keys >> 32, keys & 0xFFFFFFFF, out.astype(np.float32)
 
 

@@ -17,10 +17,9 @@ from . import decode, scanner
 from .bundle import Bundle, load_bundle
 from .catalog import Catalog, CatalogError
 from .embed import Embedder
-from .grouping import Grouper, Group, merge_scene
+from .grouping import Grouper, Group, merge_scene, scene_scale
 from .index import VectorIndex
 from .progress import CancelToken
-from .relation import HOLD_MARGIN
 from .results import FileTable, Member, Results, describe_groups  # noqa: F401  (Member: the library's API)
 
 log = logging.getLogger(__name__)
@@ -210,8 +209,7 @@ class Library:
             sa, sb, ss, _ = scene_edges
             sids = self.catalog.vector_labels(scene)[1]
             keep = np.isin(sa, sids) & np.isin(sb, sids) & (ss >= floor)
-            a, b, s = merge_scene(a, b, s, sa[keep], sb[keep], ss[keep], float(bundle.thresholds["duplicate"]),
-                                  HOLD_MARGIN)
+            a, b, s = merge_scene(a, b, s, sa[keep], sb[keep], ss[keep], *_marks(bundle))
         return Grouper(a, b, s, not_duplicate=self.not_duplicate_ids(),
                        duplicate=float(bundle.thresholds["duplicate"]))
 
@@ -438,10 +436,16 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
     return score
 
 
+def _marks(bundle: Bundle) -> tuple[float, float]:
+    """(duplicate, similar) thresholds of the model."""
+    dup = float(bundle.thresholds["duplicate"])
+    return dup, min(dup, float(bundle.thresholds.get("similar", dup)))
+
+
 def _with_scene(score: float, scene: float, bundle: Bundle) -> float:
     """One pair's score as `grouping.merge_scene` gives it in the groups."""
-    dup = float(bundle.thresholds["duplicate"])
-    return score if score >= dup else max(score, min(scene, float(np.float32(dup - HOLD_MARGIN))))
+    dup, sim = _marks(bundle)
+    return score if score >= dup else max(score, float(scene_scale(np.float32([scene]), sim, dup)[0]))
 
 
 def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored=None) -> float:

@@ -147,7 +147,8 @@ def pair_scores(lib, bundle):
 def test_another_exposure_is_similar_through_the_scene_vector_but_never_a_duplicate(tiny_bundle, tmp_path):
     """The tiny model scores the brighter exposure 90.0 by its copy vector and 92.4 by its scene
     vector (as-is + equalised): with the similar mark at 91 only the scene vector makes the two
-    similar; with the duplicate mark at 92 the scene score is held just below it."""
+    similar; with the duplicate mark at 92 too the scene score stays below the midpoint of the
+    two marks (`grouping.scene_scale`), never a duplicate."""
     album = scene_album(tmp_path)
     pair = frozenset(("shot.png", "brighter.png"))
     seen = {}
@@ -171,8 +172,8 @@ def test_another_exposure_is_similar_through_the_scene_vector_but_never_a_duplic
                 together = any({"shot.png", "brighter.png"} <= {os.path.basename(m.path) for m in g}
                                for g in lib.describe_groups(list(res.groups)))
                 assert together == (seen[name, dup] >= sim)
-    assert seen["plain", 97.0] < 91.0 <= seen["scened", 97.0] < 97.0     # similar only through the scene vector
-    assert seen["scened", 92.0] == pytest.approx(92.0 - 0.01, abs=1e-3)  # never a duplicate through it
+    assert seen["plain", 97.0] < 91.0 <= seen["scened", 97.0] < (91.0 + 97.0) / 2   # similar only through the scene vector
+    assert 91.0 <= seen["scened", 92.0] < (91.0 + 92.0) / 2                     # never a duplicate through it
     assert seen["plain", 92.0] < 91.0
 
 
@@ -203,8 +204,9 @@ def test_the_scene_vector_changes_no_duplicate_and_a_library_gains_it_on_the_nex
 @pytest.mark.parametrize("seed", range(5))
 def test_merged_scores_match_a_pair_by_pair_merge(seed):
     """`merge_scene` on unordered edge lists with repeats (the slow path) and on stored, ordered
-    ones (the fast path) gives every pair max(copy, min(scene, duplicate - margin)) below the
-    duplicate mark and its copy score at or above it."""
+    ones (the fast path) gives every pair its copy score at or above the duplicate mark, below it
+    the higher of the copy score and the scene score, whose part above the similar mark is
+    squeezed under the midpoint of the two marks."""
     from lookalike.core.grouping import canonical_edges, merge_scene
     rng = np.random.default_rng(seed)
     a, b, s = rng.integers(0, 40, 300), rng.integers(0, 40, 300), rng.uniform(40, 100, 300).astype(np.float32)
@@ -215,11 +217,15 @@ def test_merged_scores_match_a_pair_by_pair_merge(seed):
             if x != y:
                 k = (min(x, y), max(x, y))
                 best[k] = max(best.get(k, 0.0), float(v))
-    dup = 87.1
-    want = {k: copy.get(k, 0.0) if copy.get(k, 0.0) >= dup else max(copy.get(k, 0.0), min(scene.get(k, 0.0), dup - 0.01))
+    dup, sim = 87.1, 63.8
+
+    def scaled(v):
+        return v if v < sim else sim + (v - sim) * ((dup + sim) / 2 - sim) / (100 - sim)
+    want = {k: copy.get(k, 0.0) if copy.get(k, 0.0) >= dup else max(copy.get(k, 0.0), scaled(scene.get(k, 0.0)))
             for k in set(copy) | set(scene)}
+    assert any(scene.get(k, 0.0) >= dup > want[k] for k in want)      # scene scores above the mark are held
     for args in ((a, b, s, sa, sb, ss), (*canonical_edges(a, b, s), *canonical_edges(sa, sb, ss))):
-        x, y, v = merge_scene(*args, dup, 0.01)
+        x, y, v = merge_scene(*args, dup, sim)
         got = {(int(p), int(q)): float(w) for p, q, w in zip(x, y, v)}
         assert got.keys() == want.keys()
         assert all(got[k] == pytest.approx(want[k], abs=1e-4) for k in got)
