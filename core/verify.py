@@ -34,6 +34,7 @@ band they count as confirmed, below it they keep their score.
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import NamedTuple
 
@@ -296,7 +297,12 @@ def check_photos(a: Photo, b: Photo, score: float, thresholds: dict, close: bool
     SHALLOW. A confirmed pair comes with its relation (`same_picture`, on the keypoints of the
     step that confirmed it; a change the quick step sees just over the limit is judged again
     by the full step).
+    The check is not symmetric (the matching starts from a's keypoints, the change warps b onto
+    a), so a pair is always checked in one order, by path, whichever way it is asked: the scan,
+    `compare A B` and `compare B A` give it one result.
     Raises decode.DecodeError."""
+    if os.fsencode(os.fspath(b.path)) < os.fsencode(os.fspath(a.path)):
+        a, b = b, a
     qa, qb = a.quick(), b.quick()
     if qa is not None and qb is not None:
         m = match(qa, qb)

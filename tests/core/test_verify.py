@@ -524,3 +524,37 @@ def test_two_shots_that_share_pixels_do_not_settle_a_third_pair(tmp_path, tiny_b
         assert scanner.verify_edges(lib.catalog, lib.model_key(bundle), bundle) == 3    # none settled
         a, b, g, same = lib.catalog.pair_checks(relation=True)
         assert (g >= verify.CONFIRM).all() and same.tolist() == [0, 0, 0]
+
+
+def test_a_pair_gets_one_check_result_whichever_way_it_is_asked(tmp_path, monkeypatch):
+    """The check's matching starts from the first photo's keypoints, so it can give a pair two
+    results by order (a real bracket pair: 28 inliers, "two shots" one way; 40, "one picture" the
+    other). Here the matching is made to favour its first photo; the check, and so `compare A B`
+    and `compare B A`, must still give one result."""
+    from lookalike.core.bundle import load_bundle
+    from lookalike.core.library import compare_files
+    from ..conftest import detailed_photo, make_tiny_bundle
+    album = copies_album(tmp_path, detailed_photo(4))
+    a, b = str(album / "a.jpg"), str(album / "b.jpg")
+    owner = {}
+
+    def recorded(step):
+        def keypoints(self):
+            f = step(self)
+            owner[id(f)] = os.path.basename(self.path)
+            return f
+        return keypoints
+
+    def lopsided(fa, fb):            # many inliers when b.jpg leads, few when a.jpg does
+        assert id(fa) in owner
+        return verify.Match(60 if owner[id(fa)] == "b.jpg" else 14, None)
+    monkeypatch.setattr(verify.Photo, "quick", recorded(verify.Photo.quick))
+    monkeypatch.setattr(verify.Photo, "full", recorded(verify.Photo.full))
+    monkeypatch.setattr(verify, "match", lopsided)
+    monkeypatch.setattr(verify, "_judge", lambda fa, fb, m: (True, 0.0))
+    monkeypatch.setattr(verify, "same_picture", lambda fa, fb, m: None)
+    one = verify.check_photos(verify.Photo(a, 32), verify.Photo(b, 32), 95.0, THRESHOLDS)
+    other = verify.check_photos(verify.Photo(b, 32), verify.Photo(a, 32), 95.0, THRESHOLDS)
+    assert one == other
+    bundle = load_bundle(make_tiny_bundle(str(tmp_path / "model"), thresholds=(99.9, 90.0)))
+    assert compare_files(a, b, bundle) == compare_files(b, a, bundle)
