@@ -399,9 +399,9 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
     confirmed pairs and edges above the band) is not checked (verify.SETTLED, it counts as
     confirmed): the group holds them whatever the check says, so it would only cost time. The
     pairs that would join two groups are checked first, best first, so that the rest of a
-    group of copies settles through them; stored edges below the band inside one group are
-    settled the same way. `images`: check images the embedding
-    stage kept. Returns the number of pairs checked."""
+    group of copies settles through them; stored edges left unchecked inside one group (below the
+    band, or in it beyond each photo's CHECKS_PER_PHOTO best) are settled the same way.
+    `images`: check images the embedding stage kept. Returns the number of pairs checked."""
     from . import verify
     edges = catalog.edges(model_key)
     if edges is None:
@@ -507,10 +507,12 @@ def verify_edges(catalog, model_key, bundle, progress=None, cancel=None, workers
         n = int(first.sum())
         checked = run(pool, a[:n], b[:n], s[:n], close[:n])
         checked += run(pool, a[n:], b[n:], s[n:], close[n:])
-        # Pairs below the band whose photos the check (or the embedding above the band) already
-        # puts in one picture's group: the group holds them, so they are settled as copies too
-        # (two hard copies of one photo that the embedding scores low show as duplicates).
-        below = (es < lo) & np.isin(ea, live) & np.isin(eb, live)
+        # Pairs left unchecked (below the band, or in it beyond each photo's CHECKS_PER_PHOTO
+        # best) whose photos the check (or the embedding above the band) already puts in one
+        # picture's group: the group holds them, so they are settled as copies too (two hard
+        # copies of one photo that the embedding scores low show as duplicates, and `compare`
+        # gives such a pair the score the groups give it).
+        below = (es < hi) & np.isin(ea, live) & np.isin(eb, live)
         below &= ~np.isin(verify.pair_keys(ea, eb), np.r_[stored, verify.pair_keys(a, b)])
         ba, bb, bs = ea[below], eb[below], es[below]
         one = same.components(ba, bb)

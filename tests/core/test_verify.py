@@ -558,3 +558,32 @@ def test_a_pair_gets_one_check_result_whichever_way_it_is_asked(tmp_path, monkey
     assert one == other
     bundle = load_bundle(make_tiny_bundle(str(tmp_path / "model"), thresholds=(99.9, 90.0)))
     assert compare_files(a, b, bundle) == compare_files(b, a, bundle)
+
+
+def test_every_pair_of_a_large_group_of_copies_gets_the_score_compare_gives_it(tmp_path, tiny_bundle, monkeypatch):
+    """Each photo has at most CHECKS_PER_PHOTO pairs checked; in a group of more copies than that,
+    the other pairs used to keep their embedding score in the groups while `compare` checked them
+    afresh. They are settled through the group now: every pair has a stored result, and the
+    groups and `compare` agree on each."""
+    from itertools import combinations
+
+    from ..conftest import detailed_photo
+    from lookalike.core import scanner
+    monkeypatch.setattr(scanner, "CHECKS_PER_PHOTO", 2)     # a group of 6 copies is then "large"
+    album = tmp_path / "album"
+    album.mkdir()
+    original = detailed_photo(6)
+    for i in range(6):
+        jpeg(original.resize((960 - 40 * i, 720 - 30 * i)), 95 - 5 * i).save(album / f"c{i}.jpg", quality=95 - 5 * i)
+    banded = with_band(tiny_bundle, tmp_path, [50.0, 100.0])      # every pair of copies is in the band
+    with Library(tmp_path / "lib", write=True) as lib:
+        b = lib.bundle(banded)
+        lib.scan([album], bundle=b)
+        names = {r.id: r.path for r in lib.catalog.files()}
+        a, bb, s = lib.grouper(b).pairs()
+        scores = {frozenset((names[int(x)], names[int(y)])): float(v) for x, y, v in zip(a, bb, s)}
+        paths = sorted(names.values())
+        assert len(scores) == 15                                  # every pair is an edge
+        for x, y in combinations(paths, 2):
+            assert lib.stored_check(x, y) is not None, (x, y)
+            assert lib.compare(x, y, b) == pytest.approx(scores[frozenset((x, y))], abs=0.01)
