@@ -51,6 +51,14 @@ def scene_scale(scene, similar: float, duplicate: float):
                     scene).astype(np.float32)
 
 
+def merged_score(copy, scene, duplicate: float, similar: float):
+    """A pair's score from its copy score (after the check) and its raw scene score: the copy
+    score at or above `duplicate`, else the higher of the two (`scene_scale`)."""
+    copy = np.asarray(copy, np.float32)
+    return np.where(copy >= duplicate, copy,
+                    np.maximum(copy, scene_scale(scene, similar, duplicate))).astype(np.float32)
+
+
 def merge_scene(a, b, s, sa, sb, ss, duplicate: float, similar: float):
     """One score per pair from the copy scores (a, b, s: after the check) and the scene
     vector's scores (sa, sb, ss) of a model that has one (model.json `input.scene_views`).
@@ -67,15 +75,14 @@ def merge_scene(a, b, s, sa, sb, ss, duplicate: float, similar: float):
         return ka >> 32, ka & 0xFFFFFFFF, s
     keys = np.concatenate([ka, kb])
     copy = np.concatenate([s, np.zeros(len(ss), np.float32)])
-    scene = np.concatenate([np.zeros(len(s), np.float32), scene_scale(ss, similar, duplicate)])
+    scene = np.concatenate([np.zeros(len(s), np.float32), ss])
     order = np.argsort(keys, kind="stable")          # a radix sort for integer keys
     keys, copy, scene = keys[order], copy[order], scene[order]
     start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     keys = keys[start]
     copy = np.add.reduceat(copy, start)              # a key is at most once in each set
     scene = np.add.reduceat(scene, start)
-    out = np.where(copy >= duplicate, copy, np.maximum(copy, scene))
-    return keys >> 32, keys & 0xFFFFFFFF, out.astype(np.float32)
+    return keys >> 32, keys & 0xFFFFFFFF, merged_score(copy, scene, duplicate, similar)
 
 
 def _keyed(a, b, s):

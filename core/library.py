@@ -17,7 +17,7 @@ from . import decode, scanner
 from .bundle import Bundle, load_bundle
 from .catalog import Catalog, CatalogError
 from .embed import Embedder
-from .grouping import Grouper, Group, merge_scene, scene_scale
+from .grouping import Grouper, Group, merge_scene, merged_score
 from .index import VectorIndex
 from .progress import CancelToken
 from .results import FileTable, Member, Results, describe_groups  # noqa: F401  (Member: the library's API)
@@ -444,8 +444,7 @@ def _marks(bundle: Bundle) -> tuple[float, float]:
 
 def _with_scene(score: float, scene: float, bundle: Bundle) -> float:
     """One pair's score as `grouping.merge_scene` gives it in the groups."""
-    dup, sim = _marks(bundle)
-    return score if score >= dup else max(score, float(scene_scale(np.float32([scene]), sim, dup)[0]))
+    return float(merged_score([score], [scene], *_marks(bundle))[0])
 
 
 def checked_score(score: float, photo_a, path_b, taken_a, taken_b, bundle: Bundle, stored=None) -> float:
