@@ -9,6 +9,8 @@ scan`, then `groups --json`: every stored pair with its score) and scores the pa
 - duplicate tier: the kit's evaluate.py (best F1, recall at precision 0.99, precision/recall at
   the model's duplicate threshold, near-miss pairs), plus how many `rearranged_pairs` (same
   place, different shot) score at or above the duplicate threshold;
+  and how many groups at the duplicate threshold hold photos of two pictures (by the truth)
+  or two photos whose capture facts say two shots (what `dedupe` would wrongly thin out);
 - similar tier: positives are the pairs inside one of truth's `moments` (on a kit folder: its
   groups), pairs of one `places` entry that are not one moment are left out (on a kit folder:
   the near-miss crop pairs), every other pair is a negative. Precision and recall at the
@@ -121,8 +123,27 @@ def engine_pairs(images, model=None):
         out = os.path.join(lib, "pred.json")
         run("groups", "--json", out, "--relative-to", images)
         pred = json.load(open(out))
-    th = pred["model"].get("thresholds", {})
-    return pred["pairs"], th.get("duplicate", pred["threshold"]), th.get("similar")
+        th = pred["model"].get("thresholds", {})
+        run("groups", "--json", out, "--relative-to", images, "--threshold", str(th.get("duplicate", pred["threshold"])))
+        groups = [[m["path"] for m in g["members"]] for g in json.load(open(out))["groups"]]
+    return pred["pairs"], th.get("duplicate", pred["threshold"]), th.get("similar"), groups
+
+
+def mixed_groups(truth, groups, images):
+    """(duplicate groups, those holding photos of two pictures by the truth, those holding two
+    photos whose capture facts say two shots: what `dedupe` would wrongly thin out)."""
+    from lookalike.core import decode
+    from lookalike.core.relation import two_shots
+    picture = {}
+    for i, g in enumerate(truth["groups"]):
+        picture.update((n, i) for n in g)
+    mixed = shots = 0
+    for g in groups:
+        names = [os.path.basename(n) for n in g]
+        mixed += len({picture.get(n, n) for n in names}) > 1
+        caps = [decode.load(os.path.join(images, n), target=32).capture for n in names]
+        shots += any(two_shots(x, y) for x, y in itertools.combinations(caps, 2))
+    return len(groups), mixed, shots
 
 
 def phash_pairs(images):
@@ -144,6 +165,9 @@ def fmt(res):
         line += f", re-arranged matched {d['rearranged_matched']}/{d['rearranged_pairs']}"
         if "near_miss_matched" in d:
             line += f", near-miss {d['near_miss_matched']}/{d['near_miss_pairs']}"
+    if "groups" in d:
+        line += (f"\n  duplicate groups at the mark: {d['groups']}, holding two pictures {d['mixed_groups']}, "
+                 f"two shots by their capture facts {d['two_shot_groups']}")
     line += f"\n  similar ({s['positives']} pairs): best F1 {s['best_f1']:.3f} (at {s['best_threshold']:.1f}), "
     line += f"R@P0.90 {s['recall_at_p90']:.3f}, R@P0.99 {s['recall_at_p99']:.3f}"
     if "threshold" in s:
@@ -166,8 +190,10 @@ def main():
         images = os.path.join(bench, "images")
         results[bench] = {}
         if not args.no_engine:
-            pairs, dup, sim = engine_pairs(images, args.model)
+            pairs, dup, sim, groups = engine_pairs(images, args.model)
             res = score(truth, pairs, dup, sim, args.kit)
+            n, mixed, shots = mixed_groups(truth, groups, images)
+            res["duplicate"].update(groups=n, mixed_groups=mixed, two_shot_groups=shots)
             results[bench]["lookalike"] = dict(res, pairs=pairs)
             print(f"{bench}: lookalike\n{fmt(res)}")
         if args.phash:

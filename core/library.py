@@ -20,6 +20,7 @@ from .embed import Embedder
 from .grouping import Grouper, Group, merge_scene, merged_score
 from .index import VectorIndex
 from .progress import CancelToken
+from .relation import HOLD_MARGIN
 from .results import FileTable, Member, Results, describe_groups  # noqa: F401  (Member: the library's API)
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,9 @@ class Library:
             scanner.verify_edges(self.catalog, self.model_key(bundle), bundle, progress, cancel)
 
     # -- grouping -------------------------------------------------------------------------
-    def grouper(self, bundle: Bundle) -> Grouper:
+    def _copy_edges(self, bundle: Bundle):
+        """(a, b, scores, embedding scores, floor, ShotSplit) of the library's copy edges: the
+        stored check, the two-shots hold and the split of pictures with two shots applied."""
         key = self.model_key(bundle)
         edges = self.catalog.edges(key)
         if edges is None:
@@ -198,9 +201,24 @@ class Library:
         live = np.isin(a, ids) & np.isin(b, ids)      # files trashed or moved since the scan
         a, b, s = a[live], b[live], s[live]
         raw = s
+        split = None
         if bundle.geometric_check:
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
             s = self._hold_two_shots(a, b, s, bundle.thresholds)
+            split = self._shot_split(a, b, s, raw, bundle)
+            s = split.hold(a, b, s)
+        return a, b, s, raw, floor, split
+
+    def _shot_split(self, a, b, s, raw, bundle: Bundle):
+        from .relation import ShotSplit
+        dup = float(bundle.thresholds["duplicate"])
+        high = s >= dup
+        nodes = set(a[high].tolist()) | set(b[high].tolist())
+        shots = {r.id: r.capture() for r in self.catalog.files(nodes)} if nodes else {}
+        return ShotSplit(a, b, s, raw, shots, dup)
+
+    def grouper(self, bundle: Bundle) -> Grouper:
+        a, b, s, raw, floor, _ = self._copy_edges(bundle)
         shown = (raw >= floor) | (s >= floor)        # shots close in time that the check did not lift: left out
         a, b, s = a[shown], b[shown], s[shown]
         scene = self.scene_key(bundle)
@@ -343,7 +361,26 @@ class Library:
         stored = self.stored_check(path_a, path_b) if bundle.geometric_check else None
         if stored is not None and stored.inliers == verify.SETTLED and not self._still_settled(path_a, path_b, bundle):
             stored = verify.Result(verify.INCONCLUSIVE)     # as the groups show it (verified_scores)
-        return compare_files(path_a, path_b, bundle, embedder, stored=stored)
+        split = None
+        if bundle.geometric_check:
+            ids = [self._file_id(p) for p in (path_a, path_b)]
+            split = lambda ca, cb: self._split_pair(bundle, ids[0], ids[1], ca, cb)     # noqa: E731
+        return compare_files(path_a, path_b, bundle, embedder, stored=stored, split=split)
+
+    def _file_id(self, path) -> int | None:
+        row = self.catalog.file_by_path(os.path.abspath(os.fspath(path)))
+        return None if row is None else row.id
+
+    def _split_pair(self, bundle: Bundle, x, y, cap_x, cap_y) -> bool:
+        """Does the library's `ShotSplit` put these photos (file ids, None: not in the library,
+        then its capture facts say) in two pictures of two shots?"""
+        if x is not None and x == y:
+            return False
+        try:
+            split = self._copy_edges(bundle)[5]
+        except LibraryError:
+            return False
+        return split is not None and split.split(-1 if x is None else x, -2 if y is None else y, cap_x, cap_y)
 
     def _still_settled(self, path_a, path_b, bundle: Bundle) -> bool:
         """Are the photos of a settled pair still one group of copies (`scanner.copy_links`)?"""
@@ -367,8 +404,15 @@ class Library:
             return hits
         query = verify.Photo(os.fspath(path), min(bundle.input.size),   # keypoints made once, when needed
                              *verify.check_images(d.image, d.image.size == (d.width, d.height)))
-        return [(row, checked_score(s, lambda: query, row.path, d.capture, row.capture(), bundle))
+        hits = [(row, checked_score(s, lambda: query, row.path, d.capture, row.capture(), bundle))
                 for row, s in hits]
+        dup = float(bundle.thresholds["duplicate"])
+        if any(s >= dup for _, s in hits):          # no picture holds two shots (ShotSplit), as in the groups
+            split = self._copy_edges(bundle)[5]
+            me = self._file_id(path)
+            hits = [(row, dup - HOLD_MARGIN if s >= dup and split.split(-1 if me is None else me, row.id, d.capture)
+                     else s) for row, s in hits]
+        return hits
 
 
 def verified_scores(catalog, a, b, s, thresholds, check_band=None) -> np.ndarray:
@@ -407,9 +451,11 @@ def compare_in_library(library_dir, path_a, path_b, bundle: Bundle) -> float:
 
 
 def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = None,
-                  stored=None) -> float:
+                  stored=None, split=None) -> float:
     """Match score 0-100 of two files; identical bytes score 100. `stored`: the pair's check
-    result kept by a scan (used instead of checking again)."""
+    result kept by a scan (used instead of checking again); `split(capture_a, capture_b)`: are
+    the two in two pictures of two shots (a library's `relation.ShotSplit`)? Then they are
+    held below the duplicate threshold, as in the groups."""
     from .hashing import full_digest
     a, b = os.fspath(path_a), os.fspath(path_b)
     try:
@@ -431,6 +477,9 @@ def compare_files(path_a, path_b, bundle: Bundle, embedder: Embedder | None = No
         from . import verify
         score = checked_score(score, lambda: verify.Photo(a, min(bundle.input.size)), b, taken[0], taken[1], bundle,
                               stored=stored)
+        dup = float(bundle.thresholds["duplicate"])
+        if split is not None and score >= dup and split(taken[0], taken[1]):
+            score = dup - HOLD_MARGIN
     if sv is not None:
         score = _with_scene(score, float(np.clip(sv[0] @ sv[1] * 100.0, 0.0, 100.0)), bundle)
     return score

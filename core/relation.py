@@ -28,7 +28,9 @@ Pixels cannot tell one thing apart: once tones are matched, a tripod exposure br
 frames of a still scene are an exposure edit of each other. The files can: a camera writes
 when each shot was taken (to the sub-second) and how long it exposed, and a copy keeps these
 or drops them. `two_shots` / `hold_two_shots` apply this: two photos whose capture facts are
-known and differ are two shots of a moment, at most "similar", never duplicates.
+known and differ are two shots of a moment, at most "similar", never duplicates. `ShotSplit`
+carries it to the copies that dropped them: "one picture" is transitive, so a copy cannot be
+the same picture as two shots, nor two copies of two shots the same picture as each other.
 """
 from __future__ import annotations
 
@@ -327,3 +329,68 @@ def hold_two_shots(s: np.ndarray, taken_a, taken_b, thresholds: dict) -> np.ndar
     two = np.fromiter((two_shots(x, y) for x, y in zip(taken_a, taken_b)), bool, len(s))
     s[two] = np.minimum(s[two], float(thresholds["duplicate"]) - HOLD_MARGIN)
     return s
+
+
+class ShotSplit:
+    """The duplicate pairs of a library cut so that no picture holds two shots.
+
+    "The same picture" is transitive; two shots (`two_shots`) are not one picture, so a copy
+    that dropped its capture facts (an export, a web download) can be the same picture as one
+    of them only, and a copy of one shot is not the same picture as a copy of the other. The
+    pairs at or above the duplicate threshold are joined strongest first (Kruskal); a join
+    that would put two shots in one picture is refused, so each copy goes with the shot it
+    matches best (ties by the embedding's own score) and every refused pair is held below the
+    duplicate threshold: "similar". Without them a copy of one bracket frame that matches its
+    neighbour frame too made one duplicate group of two shots, and `dedupe` kept one of them.
+
+    a, b: file ids; s: the pair scores after the check and `hold_two_shots`; raw: the
+    embedding's scores (the order among equal checked scores); captures: {id: Capture}.
+    """
+
+    def __init__(self, a, b, s, raw, captures: dict, duplicate: float):
+        self.duplicate = float(duplicate)
+        self.parent: dict[int, int] = {}
+        self.label = {int(i): c for i, c in captures.items() if c is not None and c.original}
+        a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        s, raw = np.asarray(s, np.float32), np.asarray(raw, np.float32)
+        high = np.flatnonzero(s >= self.duplicate)
+        if not self.label or not len(high):
+            return
+        order = high[np.lexsort((-raw[high], -s[high]))]
+        for x, y in zip(a[order].tolist(), b[order].tolist()):
+            rx, ry = self.find(x), self.find(y)
+            if rx == ry:
+                continue
+            lx, ly = self.label.get(rx), self.label.get(ry)
+            if lx is not None and ly is not None and two_shots(lx, ly):
+                continue
+            self.parent[ry] = rx
+            if lx is None and ly is not None:
+                self.label[rx] = ly
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while x != root:                          # path compression
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def split(self, x: int, y: int, cap_x=None, cap_y=None) -> bool:
+        """Are x and y in two pictures of two shots? cap_x/cap_y: the capture facts of a photo
+        the split has not seen (a file outside the library)."""
+        rx, ry = self.find(int(x)), self.find(int(y))
+        if rx == ry:
+            return False
+        lx = self.label.get(rx, cap_x if cap_x is not None and cap_x.original else None)
+        ly = self.label.get(ry, cap_y if cap_y is not None and cap_y.original else None)
+        return lx is not None and ly is not None and two_shots(lx, ly)
+
+    def hold(self, a, b, s) -> np.ndarray:
+        """Scores with every pair at or above the duplicate threshold whose photos the split
+        put in two pictures held just below it."""
+        s = np.asarray(s, np.float32).copy()
+        for k in np.flatnonzero(s >= self.duplicate).tolist():
+            if self.split(int(a[k]), int(b[k])):
+                s[k] = self.duplicate - HOLD_MARGIN
+        return s

@@ -106,7 +106,9 @@ def scan(qtbot, win, folder=None, timeout=30000):
         win.add_folders([str(folder)])
     with qtbot.waitSignal(win.scan_finished, timeout=timeout) as blocker:
         win.start_scan()
-    qtbot.waitUntil(lambda: not win.jobs.active("scan"), timeout=5000)
+    # the job leaves the pool and the controller forgets it in two queued calls: a new scan can
+    # start only after both (start_scan refuses while one is running)
+    qtbot.waitUntil(lambda: not win.jobs.active("scan") and not win.controller.is_scanning(), timeout=5000)
     return blocker.args[0]
 
 

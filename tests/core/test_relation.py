@@ -230,7 +230,13 @@ def test_capture_facts_tell_a_burst_and_a_bracket_from_a_copy(tmp_path, tiny_bun
     pairs = cli.pairs()
     assert pairs[frozenset(["burst-1.jpg", "burst-2.jpg"])] < 97.0
     assert pairs[frozenset(["burst-2.jpg", "bracket-dark.jpg"])] < 97.0
-    assert pairs[frozenset(["burst-2.jpg", "edited.jpg"])] >= 97.0
+    # in the library the copy is the same picture as one of the three shots, not all of them
+    # (relation.ShotSplit), and compare now says what the groups say
+    shots = ("burst-1.jpg", "burst-2.jpg", "bracket-dark.jpg", "same-frame.jpg")
+    dup_of = {x for x in shots if pairs.get(frozenset([x, "edited.jpg"]), 0.0) >= 97.0}
+    assert dup_of in ({"burst-1.jpg", "same-frame.jpg"}, {"burst-2.jpg"}, {"bracket-dark.jpg"})
+    for x in shots:
+        assert (verdict(x, "edited.jpg") == "duplicate") == (x in dup_of)
 
 
 def test_two_shots_needs_both_capture_times():
@@ -295,3 +301,33 @@ def test_a_transform_a_few_pixels_off_does_not_make_a_copy_changed():
     before, after = moved_objects(scene((640, 480), seed=3))
     b, a = (np.asarray(x.convert("L")) for x in (before, after))
     assert relation.change(off, b.shape, a.shape, relation.small(b), relation.small(a)) > relation.SAME_CHANGE
+
+
+def test_a_copy_without_capture_facts_never_joins_two_shots(tmp_path, tiny_bundle, capsys):
+    """A tripod bracket (two exposures, two capture times) and an export of each frame that
+    dropped its EXIF. Pixels cannot tell an exposure edit from the other frame, so each export
+    matched both frames, and the duplicate groups put both frames in one group, where `dedupe`
+    keeps one photo: a real shot went to the trash. Now each export is the same picture as the
+    frame it matches best, "similar" to the other, and no duplicate group holds both frames;
+    groups, compare and similar agree."""
+    shot = scene((640, 480), seed=3)
+    dark = shot.point(lambda v: round(255 * (v / 255) ** 1.8))     # under-exposed: a darker tone curve
+    with_capture_time(shot, tmp_path / "frame-0ev.jpg", "2024:05:01 10:00:01", exposure=(1, 250))
+    with_capture_time(dark, tmp_path / "frame-dark.jpg", "2024:05:01 10:00:01", exposure=(1, 500))
+    shot.resize((560, 420), Image.LANCZOS).save(tmp_path / "export-0ev.png")
+    dark.resize((560, 420), Image.LANCZOS).save(tmp_path / "export-dark.png")
+    cli = Cli(tmp_path, tiny_bundle, capsys)
+    doc = cli.groups()
+    dup = doc["model"]["thresholds"]["duplicate"]
+    pairs = {frozenset(p[:2]): p[2] for p in doc["pairs"]}
+    for group in cli.groups(dup)["groups"]:
+        names = {m["path"] for m in group["members"]}
+        assert not {"frame-0ev.jpg", "frame-dark.jpg"} <= names
+    for export, frame, other in (("export-0ev.png", "frame-0ev.jpg", "frame-dark.jpg"),
+                                 ("export-dark.png", "frame-dark.jpg", "frame-0ev.jpg")):
+        assert pairs[frozenset([export, frame])] >= dup
+        assert pairs.get(frozenset([export, other]), 0.0) < dup
+        for x in (frame, other):
+            assert cli.compare(x, export)["score"] == round(pairs.get(frozenset([x, export]), 0.0), 2)
+    assert pairs.get(frozenset(["export-0ev.png", "export-dark.png"]), 0.0) < dup
+    assert cli.similar("export-0ev.png")["frame-dark.jpg"] < dup
