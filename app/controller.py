@@ -240,8 +240,8 @@ class Controller(QObject):
                 return stats, load_state(w, bundle)
 
         self._scan_job = self.jobs.start(work, name="scan", progress=self.scan_progress.emit, done=self._scan_done,
-                                         failed=self._scan_failed, cancelled=self._scan_cancelled, writes=True)
-        self._scan_job.signals.finished.connect(self._scan_ended)
+                                         failed=self._scan_failed, cancelled=self._scan_cancelled,
+                                         finished=self._scan_ended, writes=True)
         self.scan_started.emit()
         return True
 

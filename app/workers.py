@@ -92,13 +92,18 @@ class JobRunner(QObject):
         self._closed = False
 
     def start(self, fn, *, name="job", done=None, failed=None, progress=None, cancelled=None,
-              writes: bool = False) -> Job:
+              finished=None, writes: bool = False) -> Job:
+        """Run fn(progress, cancel) on a pool thread. Every slot is connected before the job
+        starts (a job can end before `start` returns); `finished` comes after `done`,
+        `failed` or `cancelled`, once the pool has forgotten the job."""
         job = Job(fn, name)
         s = job.signals
         for sig, slot in ((s.progress, progress), (s.done, done), (s.failed, failed), (s.cancelled, cancelled)):
             if slot is not None:
                 sig.connect(self._guard(slot))
         s.finished.connect(lambda j=job: self._finished(j))
+        if finished is not None:
+            s.finished.connect(finished)
         self._jobs.append(job)
         if len(self._jobs) == 1:
             self.busy_changed.emit(True)

@@ -145,3 +145,27 @@ def test_a_name_that_is_not_utf8_keeps_its_bytes_in_the_window(qtbot, make_windo
         win.show_compare(path, str(root / "copy.png"))
     assert blocker.args[0] >= 90 and win.compare.paths[0] == path
     qtbot.waitUntil(lambda: not win.jobs.is_busy(), timeout=10000)
+
+
+def test_a_scan_that_ends_at_once_lets_the_next_one_start(qtbot, make_window, album, monkeypatch):
+    """A scan with nothing to do can end before the window has hooked onto its end; the
+    controller then thought it still running, and refused every scan after it (Scan did
+    nothing). Here the job is made to end before `start` returns."""
+    win = make_window()
+    scan(qtbot, win, album)
+    jobs = win.controller.jobs
+    real = jobs.start
+
+    def start_and_finish(*args, **kwargs):
+        job = real(*args, **kwargs)
+        (jobs.write_pool if kwargs.get("writes") else jobs.pool).waitForDone(30000)
+        return job
+
+    monkeypatch.setattr(jobs, "start", start_and_finish)
+    with qtbot.waitSignal(win.scan_finished, timeout=30000):
+        assert win.controller.start_scan()
+    monkeypatch.undo()
+    qtbot.waitUntil(lambda: not win.controller.is_scanning(), timeout=5000)
+    with qtbot.waitSignal(win.scan_finished, timeout=30000):
+        assert win.controller.start_scan()
+    qtbot.waitUntil(lambda: not win.controller.is_scanning(), timeout=5000)

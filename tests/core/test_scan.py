@@ -193,7 +193,11 @@ def test_index_is_rebuilt_when_deleted_or_corrupt(album, bundle):
         with Library(write=True) as lib:     # the next writer repairs the file
             lib.scan(None, bundle)
             assert [os.path.basename(p) for p, _ in lib.similar(album / "orig1.jpg", bundle, k=2)] == expected
-        assert index_file.is_file() and b"garbage" not in index_file.read_bytes()
+        # repaired: the file loads as it is (its checksum matches). Not "no b'garbage' in it":
+        # hnswlib writes its unused slots as they lie in memory, which may hold the bytes read
+        # from the damaged file
+        from lookalike.core.index import VectorIndex
+        assert index_file.is_file() and VectorIndex(index_file, bundle.embedding_dim)._try_load()
 
 
 def test_compare_scores_copies_high_and_strangers_low(album, bundle):
