@@ -203,19 +203,17 @@ class Library:
         raw = s
         split = None
         if bundle.geometric_check:
+            from .relation import ShotSplit, hold_two_shots
             s = verified_scores(self.catalog, a, b, s, bundle.thresholds, bundle.check_band)
-            s = self._hold_two_shots(a, b, s, bundle.thresholds)
-            split = self._shot_split(a, b, s, raw, bundle)
+            # pairs of photos whose capture facts differ are two shots, never duplicates; nor
+            # can a copy without them be the same picture as two shots
+            shot = {r.id: r.capture() for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
+            none = decode.Capture()
+            s = hold_two_shots(s, [shot.get(x, none) for x in a.tolist()], [shot.get(y, none) for y in b.tolist()],
+                               bundle.thresholds)
+            split = ShotSplit(a, b, s, raw, shot, float(bundle.thresholds["duplicate"]))
             s = split.hold(a, b, s)
         return a, b, s, raw, floor, split
-
-    def _shot_split(self, a, b, s, raw, bundle: Bundle):
-        from .relation import ShotSplit
-        dup = float(bundle.thresholds["duplicate"])
-        high = s >= dup
-        nodes = set(a[high].tolist()) | set(b[high].tolist())
-        shots = {r.id: r.capture() for r in self.catalog.files(nodes)} if nodes else {}
-        return ShotSplit(a, b, s, raw, shots, dup)
 
     def grouper(self, bundle: Bundle) -> Grouper:
         a, b, s, raw, floor, _ = self._copy_edges(bundle)
@@ -242,14 +240,6 @@ class Library:
             ids = self.catalog.ids_by_full_digest({d for pair in content for d in pair})
             out += [(x, y) for da, db in content for x in ids.get(da, ()) for y in ids.get(db, ()) if x != y]
         return out
-
-    def _hold_two_shots(self, a, b, s, thresholds):
-        """Pairs of photos whose capture facts differ are two shots: never duplicates."""
-        from .relation import hold_two_shots
-        shot = {r.id: r.capture() for r in self.catalog.files(set(a.tolist()) | set(b.tolist()))}
-        none = decode.Capture()
-        return hold_two_shots(s, [shot.get(x, none) for x in a.tolist()], [shot.get(y, none) for y in b.tolist()],
-                              thresholds)
 
     def not_duplicate(self, paths) -> int:
         """Never group these files together again, wherever they are moved: stored by content
