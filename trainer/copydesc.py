@@ -1,7 +1,7 @@
 """The copy descriptor: self-supervised contrastive training of the default model (issue 17).
 
     python -m lookalike.trainer.copydesc POOL --val-bench BENCH --work DIR --out BUNDLE
-           [--config FILE] [--set KEY=VALUE ...]
+           [--config FILE] [--set KEY=VALUE ...] [--init WEIGHTS]
 
 The recipe of the strong copy detectors (SSCD, the DISC21 winners), sized for a CPU:
 
@@ -416,9 +416,11 @@ def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generat
     return np.array(rows), np.array(labels), np.array(classes)
 
 
-def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use="best"):
+def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use="best", init=None):
     """Train (resuming from --work), then export the best validated weights (`use="best"`)
-    or the last ones (`use="last"`). With train.steps at the saved step, this only exports."""
+    or the last ones (`use="last"`). With train.steps at the saved step, this only exports.
+    `init`: a run's best.pt or state.pt to start from instead of the whitened plain backbone
+    (the same model.* settings; a grey model's weights start a colour run too)."""
     import torch
     from .config import dump_toml
     from .train import input_spec, seed_everything
@@ -477,7 +479,12 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
         step, best, history = st["step"], st["best"], st["history"]
         emit(event="resume", step=step, best=best)
     else:
-        whiten_init(model, train_cache, n_stages, seed=seed)
+        if init:
+            st = torch.load(init, map_location="cpu", weights_only=False)
+            model.load_state_dict(st["model"] if "model" in st else st)
+            emit(event="init", path=str(init))
+        else:
+            whiten_init(model, train_cache, n_stages, seed=seed)
         m0, _ = validate(model, n_stages, val_cache, kit)
         history.append({"step": 0, **m0})
         best = {"step": 0, **m0}
@@ -589,6 +596,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", help="TOML overriding trainer/copydesc.toml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --work")
+    ap.add_argument("--init", help="start from these weights (another run's best.pt or state.pt) "
+                                   "instead of the plain backbone; a checkpoint in --work still wins")
     ap.add_argument("--use", choices=("best", "last"), default="best",
                     help="export the best validated weights (default) or the last ones")
     a = ap.parse_args(argv)
@@ -600,7 +609,7 @@ def main(argv=None) -> int:
         return 2
     try:
         train(cfg, a.pool, a.work, a.out, val_bench=a.val_bench, resume=not a.fresh, argv=argv,
-              use=a.use)
+              use=a.use, init=a.init)
     except KeyboardInterrupt:
         emit(event="cancelled")
         return 130

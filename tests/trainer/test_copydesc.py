@@ -123,3 +123,26 @@ def test_tiny_run_writes_a_bundle_the_engine_loads_and_resumes(pool, tmp_path, c
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert any(e["event"] == "resume" and e["step"] == 3 for e in events)
     assert [e["step"] for e in events if e["event"] == "eval"] == [4]
+
+
+def test_a_run_can_start_from_another_runs_weights(pool, tmp_path, capsys, monkeypatch):
+    """--init: a new run starts from a finished run's best weights, not from the plain
+    backbone: its step-0 validation is the first run's best."""
+    from lookalike.trainer import copydesc
+    from lookalike.trainer.copydesc import main
+    monkeypatch.setattr(copydesc, "export", lambda *a, **k: {})
+    common = ["--set", f"model.input_size={SIZE}", "--set", "model.embedding_dim=16",
+              "--set", "data.val_photos=2", "--set", "data.copies=2", "--set", "train.batch=6",
+              "--set", "train.eval_every=2"]
+    first = tmp_path / "first"
+    assert main([str(pool), "--work", str(first), "--out", str(tmp_path / "b1"), *common,
+                 "--set", "train.steps=4", "--set", "train.lr_head=0.05"]) == 0
+    evals = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith('{"event": "eval"')]
+    best = max(evals, key=lambda e: e["metric"])
+    assert best["step"] > 0 and best["metric"] != evals[0]["metric"]    # training moved it
+    assert main([str(pool), "--work", str(tmp_path / "second"), "--out", str(tmp_path / "b2"), *common,
+                 "--set", "train.steps=1", "--init", str(first / "best.pt")]) == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert any(e["event"] == "init" for e in events)
+    step0 = next(e for e in events if e["event"] == "eval" and e["step"] == 0)
+    assert step0["pool_best_f1"] == best["pool_best_f1"] and step0["metric"] == best["metric"]
