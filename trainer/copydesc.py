@@ -17,7 +17,10 @@ The recipe of the strong copy detectors (SSCD, the DISC21 winners), sized for a 
 * a feature cache: the frozen first `model.cache_stages` stages run once per edited copy, and
   each step trains only the last backbone blocks, GeM and the projection on the cache. The
   projection starts as the PCA whitening of the pretrained GeM features, so step 0 is the
-  plain backbone's descriptor, not a random one.
+  plain backbone's descriptor, not a random one;
+* or, with `data.online = true` (a machine with a GPU and many cores: `train.device = "cuda"`,
+  `train.workers`), fresh copies every step, rendered by worker processes, and the whole
+  network trained on them (`model.cache_stages = 0`).
 
 Checkpoints and the cache live in --work, so a killed run resumes where it stopped (`--resume`).
 The checkpoint that scores best on validation (held-out pool photos + a kit folder built from
@@ -41,6 +44,7 @@ from .train import emit
 
 DEFAULTS = Path(__file__).with_name("copydesc.toml")
 WHOLE = 0
+LUMA = (0.299, 0.587, 0.114)                   # trainer.model.LUMA (Pillow's "L"); no torch here
 
 
 # --------------------------------------------------------------------------- copies
@@ -106,6 +110,109 @@ _POOL_IMAGES = None
 def _render_task(args):
     index, seed, cfg, spec, copies, region_copies = args
     return index, render_photo(_POOL_IMAGES, index, seed, cfg, spec, copies, region_copies)
+
+
+def render_batch(images, photo_ids, seed: int, batch: int, cfg, spec, anchor: float = 0.0):
+    """One step of the online recipe, rendered afresh: `batch` classes (whole photos, and now
+    and then both regions of a region pair, as `sample_batch` picks them from the cache), two
+    copies each; with probability `anchor` the first copy is the unedited picture.
+    Returns (inputs float16 [2 * classes, C, H, W], labels, class_photo, class_kind); for a
+    grey model the inputs are the luminance in [0, 1] (C = 1: a third of the bytes to move),
+    which `online_input` normalises as the model's own `to_gray` does."""
+    from lookalike.core.bundle import to_input
+    from .data import FULL, crop_box
+    rng = random.Random(seed)
+    a = cfg["augment"]
+    work_side = 2 * int(cfg["model"]["input_size"])
+    regions = int(cfg["data"]["region_pairs"]) > 0
+    xs, labels, class_photo, class_kind = [], [], [], []
+    for p in rng.sample(list(photo_ids), min(len(photo_ids), batch)):
+        if len(class_photo) >= batch:
+            break
+        im = images[p]
+        if regions and rng.random() < 0.35 and len(class_photo) + 2 <= batch:
+            boxes = class_boxes(im.size, rng, 1)[1:]
+        else:
+            boxes = [(WHOLE, FULL)]
+        for kind, box in boxes:
+            base = crop_box(im, box)
+
+            def edited():
+                other = images[photo_ids[rng.randrange(len(photo_ids))]]
+                return to_input(_strong_edit(base, rng, a, work_side, None if other is im else other), spec)
+            first = to_input(base, spec) if rng.random() < anchor else edited()
+            c = len(class_photo)
+            class_photo.append(p)
+            class_kind.append(kind)
+            xs += [first, edited()]
+            labels += [c, c]
+    x = np.stack(xs)
+    if cfg["model"]["color"] == "gray":
+        mean = np.asarray(spec.mean, np.float32).reshape(1, 3, 1, 1)
+        std = np.asarray(spec.std, np.float32).reshape(1, 3, 1, 1)
+        luma = np.asarray(LUMA, np.float32).reshape(1, 3, 1, 1)
+        x = ((x * std + mean) * luma).sum(axis=1, keepdims=True)
+    return (x.astype(np.float16), np.array(labels, dtype=np.int64),
+            np.array(class_photo, dtype=np.int64), np.array(class_kind, dtype=np.int64))
+
+
+def online_input(model, x):
+    """The network's input from a `render_batch` array on the model's device: the luminance
+    normalised as the model's `to_gray` leaves it, or the colour input as it is."""
+    if model.gray:
+        return (x - model._mean) / model._std
+    return x
+
+
+def _batch_task(args):
+    photo_ids, seed, batch, cfg, spec, anchor = args
+    return render_batch(_POOL_IMAGES, photo_ids, seed, batch, cfg, spec, anchor)
+
+
+class OnlineBatches:
+    """Batches for steps start, start + 1, ... rendered ahead by worker processes (forked, so
+    they share the decoded pool); at most `ahead` batches wait in memory."""
+
+    def __init__(self, images, photo_ids, seed, batch, cfg, spec, anchor, workers, ahead=None):
+        global _POOL_IMAGES
+        import collections
+        import multiprocessing as mp
+        _POOL_IMAGES = images
+        self.args = (list(photo_ids), batch, cfg, spec, anchor)
+        self.seed, self.next_step = seed, 0
+        # forked before the model goes to a GPU: a forked child must not inherit CUDA
+        self.pool = mp.get_context("fork").Pool(max(1, workers)) if workers > 0 else None
+        self.ahead = ahead or 2 * max(1, workers)
+        self.queue = collections.deque()
+
+    def start(self, step: int):
+        """Render from this step on (a resumed run starts where it stopped)."""
+        self.next_step = step
+        self._fill()
+
+    def _task(self, step):
+        ids, batch, cfg, spec, anchor = self.args
+        return (ids, self.seed * 1_000_003 + step, batch, cfg, spec, anchor)
+
+    def _fill(self):
+        while self.pool is not None and len(self.queue) < self.ahead:
+            self.queue.append(self.pool.apply_async(_batch_task, (self._task(self.next_step),)))
+            self.next_step += 1
+
+    def get(self):
+        if self.pool is None:
+            self.next_step += 1
+            return _batch_task(self._task(self.next_step - 1))
+        out = self.queue.popleft().get()
+        self._fill()
+        return out
+
+    def close(self):
+        global _POOL_IMAGES
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+        _POOL_IMAGES = None
 
 
 def load_pool(folder, long_side: int, max_photos: int = 0):
@@ -242,7 +349,8 @@ def region_margin(emb, labels, classes, cache: "FeatureCache", margin: float):
     if not mask.any():
         return emb.sum() * 0.0
     i, j = np.nonzero(np.triu(mask, 1))
-    cos = (emb[torch.from_numpy(i)] * emb[torch.from_numpy(j)]).sum(1)
+    i, j = torch.as_tensor(i, device=emb.device), torch.as_tensor(j, device=emb.device)
+    cos = (emb[i] * emb[j]).sum(1)
     return torch.relu(cos - margin).pow(2).mean()
 
 
@@ -250,7 +358,7 @@ def koleo(emb, eps: float = 1e-8):
     """KoLeo: -mean log(distance to the nearest other vector); spreads the embeddings."""
     import torch
     d = torch.cdist(emb, emb)
-    d = d + torch.eye(len(emb), dtype=emb.dtype) * 1e3
+    d = d + torch.eye(len(emb), dtype=emb.dtype, device=emb.device) * 1e3
     return -torch.log(d.min(dim=1).values + eps).mean()
 
 
@@ -307,8 +415,9 @@ class KitValidation:
     def scores(self, model, n_stages):
         import torch
         model.eval()
+        dev = _device_of(model)
         with torch.no_grad():
-            e = torch.cat([model.embed_from(self.feats[i:i + 64], n_stages)
+            e = torch.cat([model.embed_from(self.feats[i:i + 64].to(dev), n_stages).float().cpu()
                            for i in range(0, len(self.feats), 64)]).numpy()
         sim = (e @ e.T * 100.0)[self.iu]
         return sim[self.same], sim[~self.same], sim[self.near]
@@ -326,9 +435,11 @@ def pool_scores(model, cache: FeatureCache, n_stages: int):
     """(positive, negative) pair scores over a validation cache (overlapping pairs left out)."""
     import torch
     model.eval()
+    dev = _device_of(model)
     with torch.no_grad():
         f = torch.from_numpy(cache.feats.astype(np.float32))
-        e = torch.cat([model.embed_from(f[i:i + 64], n_stages) for i in range(0, len(f), 64)]).numpy()
+        e = torch.cat([model.embed_from(f[i:i + 64].to(dev), n_stages).float().cpu()
+                       for i in range(0, len(f), 64)]).numpy()
     lab = cache.row_class
     sim = e @ e.T * 100.0
     iu = np.triu_indices(len(lab), 1)
@@ -356,6 +467,10 @@ def validate(model, n_stages, val_cache, kit):
 
 # --------------------------------------------------------------------------- model
 
+def _device_of(model):
+    return next(model.parameters()).device
+
+
 def build(cfg, pretrained=True):
     from .model import EmbeddingNet
     m = cfg["model"]
@@ -374,7 +489,7 @@ def whiten_init(model, cache: FeatureCache, n_stages: int, max_rows: int = 4000,
     if len(rows) > max_rows:
         rows = rng.choice(rows, max_rows, replace=False)
     with torch.no_grad():
-        f = torch.from_numpy(cache.feats[np.sort(rows)].astype(np.float32))
+        f = torch.from_numpy(cache.feats[np.sort(rows)].astype(np.float32)).to(_device_of(model))
         g = torch.cat([model.pool(model.backbone.run_stages(f[i:i + 64], n_stages))
                        for i in range(0, len(f), 64)]).double()
         g = torch.nn.functional.normalize(g, dim=1)
@@ -416,6 +531,15 @@ def sample_batch(cache: FeatureCache, photos, batch: int, rng: np.random.Generat
     return np.array(rows), np.array(labels), np.array(classes)
 
 
+def _init_weights(path):
+    """A state dict from a run's best.pt or state.pt, or a bundle's checkpoint.pt."""
+    import torch
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    if "state_dict" in st:                       # a bundle's checkpoint.pt (float16 weights)
+        return {k: v.float() if v.is_floating_point() else v for k, v in st["state_dict"].items()}
+    return st["model"] if "model" in st else st
+
+
 def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use="best", init=None):
     """Train (resuming from --work), then export the best validated weights (`use="best"`)
     or the last ones (`use="last"`). With train.steps at the saved step, this only exports.
@@ -435,6 +559,11 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
     spec = input_spec(cfg)
     n_stages = int(cfg["model"]["cache_stages"])
     d, tc = cfg["data"], cfg["train"]
+    online = bool(d.get("online", False))
+    device = torch.device(str(tc.get("device", "cpu")))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device is cuda but torch sees no GPU")
+    workers = int(tc.get("workers", 2))
 
     emit(event="load", message="reading the pool")
     paths, images = load_pool(pool_dir, int(d["long_side"]), int(d["max_photos"]))
@@ -448,18 +577,40 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
                                                  "val": val_ids}), encoding="utf-8")
     emit(event="data", photos=len(images), train_photos=len(train_ids), val_photos=len(val_ids))
 
-    model = build(cfg)
+    state_path, best_path = work / "state.pt", work / "best.pt"
+    resuming = resume and state_path.is_file()
+    # weights to start from need no ImageNet weights package (a GPU machine may lack it); they
+    # are loaded before the caches, which hold the output of the frozen stages
+    model = build(cfg, pretrained=not (init or resuming))
+    st = None
+    if resuming:
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(st["model"])
+    elif init:
+        model.load_state_dict(_init_weights(init))
     model.freeze(n_stages)
     prog = lambda done, total, el: emit(event="cache", done=done, total=total,
                                         eta_s=round(el / done * (total - done), 1))
     val_cache = build_cache(model, images, val_ids, cfg, spec, seed + 1, 4, 1,
-                            path=work / "val_cache.npz", progress=prog)
-    train_cache = build_cache(model, images, train_ids, cfg, spec, seed, int(d["copies"]),
-                              int(d["region_copies"]), path=work / "train_cache.npz", progress=prog)
-    del images
-    emit(event="cache", rows=int(len(train_cache.feats)), classes=len(train_cache.class_photo),
-         bytes=int(train_cache.feats.nbytes), seconds=round(time.time() - t_start, 1))
+                            path=work / "val_cache.npz", progress=prog, workers=workers)
+    if online:
+        # no cache to train on: only the unedited photos, for the whitening at step 0
+        train_cache = None if (init or resuming) else build_cache(
+            model, images, train_ids[:4000], cfg, spec, seed, 0, 0, workers=workers)
+    else:
+        train_cache = build_cache(model, images, train_ids, cfg, spec, seed, int(d["copies"]),
+                                  int(d["region_copies"]), path=work / "train_cache.npz",
+                                  progress=prog, workers=workers)
+        del images
+        emit(event="cache", rows=int(len(train_cache.feats)), classes=len(train_cache.class_photo),
+             bytes=int(train_cache.feats.nbytes), seconds=round(time.time() - t_start, 1))
     kit = KitValidation(model, val_bench, cfg, spec) if val_bench else None
+    batches = OnlineBatches(images, train_ids, seed, int(tc["batch"]), cfg, spec,
+                            float(tc.get("anchor_original", 0.0)), workers) if online else None
+    model.to(device)
+    amp = device.type == "cuda"
+    if amp:
+        torch.backends.cudnn.benchmark = True
 
     head = list(model.pool.parameters()) + list(model.proj.parameters())
     head_ids = {id(p) for p in head}
@@ -470,18 +621,13 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
     total = int(tc["steps"])
     base = [g["lr"] for g in opt.param_groups]
     warm = min(100, total // 10)
-    state_path, best_path = work / "state.pt", work / "best.pt"
     step, best, history = 0, None, []
-    if resume and state_path.is_file():
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(st["model"])
+    if st is not None:
         opt.load_state_dict(st["opt"])
         step, best, history = st["step"], st["best"], st["history"]
         emit(event="resume", step=step, best=best)
     else:
         if init:
-            st = torch.load(init, map_location="cpu", weights_only=False)
-            model.load_state_dict(st["model"] if "model" in st else st)
             emit(event="init", path=str(init))
         else:
             whiten_init(model, train_cache, n_stages, seed=seed)
@@ -495,24 +641,43 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
     limit = float(tc["minutes"]) * 60
     t_loop, losses = time.time(), []
     stop = "steps"
-    feats = train_cache.feats
+    anchor = float(tc.get("anchor_original", 0.0))
+    if online:
+        del train_cache
+        batches.start(step)
+    else:
+        feats = train_cache.feats
     while step < total:
-        f = (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+        done = (step - warm) / max(1, total - warm)
+        if limit:                               # under a time budget the schedule ends with it
+            done = max(done, (time.time() - t_start) / limit)
+        f = (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * max(f, 0.02)
         model.train()
-        rows, labels, classes = sample_batch(train_cache, train_ids, int(tc["batch"]), rng,
-                                               float(tc.get("anchor_original", 0.0)))
-        x = torch.from_numpy(feats[rows].astype(np.float32))
-        lab = torch.from_numpy(labels)
-        ign = torch.from_numpy(train_cache.ignore(classes)[labels][:, labels])
-        emb = model.embed_from(x, n_stages)
+        if online:
+            xb, labels, class_photo, class_kind = batches.get()
+            info = FeatureCache(np.zeros((0, 1), np.float16), [], class_photo, class_kind)
+            classes = np.arange(len(class_photo))
+            x = online_input(model, torch.from_numpy(xb).to(device, non_blocking=True).float())
+            if n_stages:                        # the frozen stages, run afresh (no cache online)
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    x = model.backbone.run_stages(x, 0, n_stages).float()
+        else:
+            rows, labels, classes = sample_batch(train_cache, train_ids, int(tc["batch"]), rng, anchor)
+            info = train_cache
+            x = torch.from_numpy(feats[rows].astype(np.float32)).to(device)
+        lab = torch.from_numpy(labels).to(device)
+        ign = torch.from_numpy(info.ignore(classes)[labels][:, labels]).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            emb = model.embed_from(x, n_stages)
+        emb = torch.nn.functional.normalize(emb.float(), dim=1)
         loss = info_nce(emb, lab, ign, float(tc["temperature"]))
         if float(tc["koleo"]):
             loss = loss + float(tc["koleo"]) * koleo(emb[0::2])
         if float(tc.get("region_margin", 0.0)):
             loss = loss + float(tc["region_margin"]) * region_margin(
-                emb, labels, classes, train_cache, float(tc.get("region_margin_cos", 0.5)))
+                emb, labels, classes, info, float(tc.get("region_margin_cos", 0.5)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -530,13 +695,19 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
             if m["metric"] > best["metric"] + 1e-6:
                 best = {"step": step, **m}
                 torch.save(model.state_dict(), best_path)
+            if tc.get("keep_states", False):    # every validated state, for later exports
+                torch.save(model.state_dict(), work / f"weights-{step:05d}.pt")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "best": best, "history": history}, Path(str(state_path) + ".tmp"))
             os.replace(Path(str(state_path) + ".tmp"), state_path)
         if over:
             stop = "time limit"
             break
+    if online:
+        batches.close()
+        del images
     seconds = time.time() - t_start
+    model.cpu()
     if use == "best":
         model.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
     else:

@@ -146,3 +146,72 @@ def test_a_run_can_start_from_another_runs_weights(pool, tmp_path, capsys, monke
     assert any(e["event"] == "init" for e in events)
     step0 = next(e for e in events if e["event"] == "eval" and e["step"] == 0)
     assert step0["pool_best_f1"] == best["pool_best_f1"] and step0["metric"] == best["metric"]
+
+
+def test_online_batches_render_two_copies_per_class_the_first_unedited_when_anchored():
+    from PIL import Image as _Image
+    from lookalike.core.bundle import to_input
+    from lookalike.trainer.config import load_config
+    from lookalike.trainer.copydesc import DEFAULTS, render_batch
+    from lookalike.trainer.train import input_spec
+    cfg = load_config(None, overrides=[f"model.input_size={SIZE}"], base=DEFAULTS)
+    spec = input_spec(cfg)
+    images = [shapes(i, (160, 120), n=8, max_size=(70, 60)) for i in range(6)]
+    x, labels, photo, kind = render_batch(images, list(range(6)), 7, 6, cfg, spec, anchor=1.0)
+    assert x.shape[0] == len(labels) == 2 * len(photo) and x.dtype == np.float16
+    assert (labels[0::2] == labels[1::2]).all() and len(set(labels.tolist())) == len(photo)
+    from lookalike.trainer.copydesc import online_input
+    from lookalike.trainer.copydesc import build
+    model = build(cfg, pretrained=False)
+    assert model.gray and x.shape[1] == 1           # a grey model gets the luminance only
+    for c in range(len(photo)):
+        if kind[c] == 0:              # a whole photo: its first copy is the photo as the engine sees it
+            want = model.to_gray(torch.from_numpy(to_input(images[photo[c]], spec))[None])
+            got = online_input(model, torch.from_numpy(x[2 * c:2 * c + 2].astype(np.float32)))
+            assert float((got[0] - want[0]).abs().max()) < 1e-2
+            assert float((got[1] - want[0]).abs().max()) > 0.1    # the other is edited
+    # the same step renders the same batch (a resumed run sees what it would have seen)
+    again = render_batch(images, list(range(6)), 7, 6, cfg, spec, anchor=1.0)
+    assert np.array_equal(again[0], x) and np.array_equal(again[1], labels)
+    other = render_batch(images, list(range(6)), 8, 6, cfg, spec, anchor=1.0)
+    assert not (other[0].shape == x.shape and np.array_equal(other[0], x))
+    assert isinstance(images[0], _Image.Image)
+
+
+def test_online_run_trains_the_whole_network_from_a_bundles_checkpoint(pool, tmp_path, capsys):
+    """data.online: fresh copies every step, no feature cache, every stage trained; --init
+    takes a bundle's checkpoint.pt (so a GPU machine needs no ImageNet weights package)."""
+    from lookalike.core.bundle import load_bundle
+    from lookalike.trainer.copydesc import main
+    common = ["--set", f"model.input_size={SIZE}", "--set", "model.embedding_dim=16",
+              "--set", "data.val_photos=2", "--set", "data.copies=2", "--set", "train.batch=6",
+              "--set", "train.eval_every=2", "--set", "train.workers=1"]
+    first = tmp_path / "b1"
+    assert main([str(pool), "--work", str(tmp_path / "w1"), "--out", str(first), *common,
+                 "--set", "train.steps=2"]) == 0
+    capsys.readouterr()
+    work, out = tmp_path / "w2", tmp_path / "b2"
+    assert main([str(pool), "--work", str(work), "--out", str(out), *common, "--set", "train.steps=3",
+                 "--set", "data.online=true", "--set", "model.cache_stages=0", "--set", "train.lr=0.01",
+                 "--init", str(first / "checkpoint.pt")]) == 0
+    events = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert any(e["event"] == "init" for e in events)
+    assert [e["step"] for e in events if e["event"] == "eval"] == [0, 2, 3]
+    assert not (work / "train_cache.npz").exists()
+    before = torch.load(first / "checkpoint.pt", weights_only=False)["state_dict"]
+    after = torch.load(work / "state.pt", weights_only=False)["model"]
+    stem = [k for k in before if "_conv_stem" in k][0]         # frozen in the cached recipe
+    assert not torch.allclose(before[stem].float(), after[stem].float())
+    assert load_bundle(out).matches == "copies"
+    # online with the first stages frozen: they keep the checkpoint's weights, the rest trains
+    capsys.readouterr()
+    work3 = tmp_path / "w3"
+    assert main([str(pool), "--work", str(work3), "--out", str(tmp_path / "b3"), *common,
+                 "--set", "train.steps=2", "--set", "data.online=true", "--set", "model.cache_stages=9",
+                 "--set", "train.lr=0.01", "--set", "train.keep_states=true",
+                 "--init", str(first / "checkpoint.pt")]) == 0
+    after = torch.load(work3 / "state.pt", weights_only=False)["model"]
+    assert torch.allclose(before[stem].float(), after[stem].float(), atol=1e-3)
+    head = [k for k in before if "_conv_head" in k][0]
+    assert not torch.allclose(before[head].float(), after[head].float(), atol=1e-3)
+    assert sorted(p.name for p in work3.glob("weights-*.pt")) == ["weights-00002.pt"]
