@@ -15,6 +15,11 @@
   model with a scene vector (model.json `input.scene_views`) a pair's score below duplicate is
   the higher of its copy and scene scores (`core.grouping.merge_scene`): the share is counted
   on that.
+* `--like OTHER` (a model trained on the whole pool, so no pool photo is unseen): POOL is then a
+  set of other unrelated photos (`bench/make_unseen.py`), and the share is the one OTHER's own
+  similar mark lets through on it, so the new mark is as selective as OTHER's was calibrated to
+  be (a set of a few sources holds more alike pairs than the pool: the default's mark 63.84 is
+  the 0.05 % point of its pool pairs, the 0.14 % point of make_unseen's).
 With --write both go into the bundle's model.json ("thresholds"; the rest is kept), and run
 `bench/calibrate_band.py --write` after it (the band does not depend on them).
 """
@@ -63,6 +68,7 @@ def main():
     ap.add_argument("--pool", required=True, help="folder of diverse photos (bench/make_pool.py)")
     ap.add_argument("--exclude", help="the training run's split.json: its photos are left out")
     ap.add_argument("--photos", type=int, default=600)
+    ap.add_argument("--like", help="a bundle whose similar mark's share of POOL's pairs to keep")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     bundle = load_bundle(args.bundle)
@@ -72,10 +78,15 @@ def main():
         exclude = {os.path.basename(p) for key in ("photos", "val") for p in split.get(key, []) if isinstance(p, str)}
     dup = duplicate_threshold(bundle, args.bench)
     s = unrelated_scores(bundle, args.pool, args.photos, exclude)
-    share_sim = float(np.quantile(s, 1.0 - SIMILAR_SHARE))
+    share = SIMILAR_SHARE
+    if args.like:
+        like = load_bundle(args.like)
+        share = float((unrelated_scores(like, args.pool, args.photos, exclude) >= like.thresholds["similar"]).mean())
+        print(f"{args.like}: its similar mark {like.thresholds['similar']:.2f} lets {share:.3%} of these pairs through")
+    share_sim = float(np.quantile(s, 1.0 - share))
     sim = round(max(EDGE_FLOOR, min(dup - 5.0, share_sim)), 2)
     print(f"{bundle.name}: duplicate {dup:.2f} (most alike non-copy of {args.bench}); similar {sim:.2f} "
-          f"({SIMILAR_SHARE:.2%} of {len(s)} unrelated pairs reach {share_sim:.2f}; "
+          f"({share:.3%} of {len(s)} unrelated pairs reach {share_sim:.2f}; "
           f"{(s >= 50.0).mean():.3%} reach 50)")
     if args.write:
         path = os.path.join(args.bundle, "model.json")
