@@ -18,9 +18,9 @@ The recipe of the strong copy detectors (SSCD, the DISC21 winners), sized for a 
   each step trains only the last backbone blocks, GeM and the projection on the cache. The
   projection starts as the PCA whitening of the pretrained GeM features, so step 0 is the
   plain backbone's descriptor, not a random one;
-* or, with `data.online = true` (a machine with a GPU and many cores: `train.device = "cuda"`,
-  `train.workers`), fresh copies every step, rendered by worker processes, and the whole
-  network trained on them (`model.cache_stages = 0`).
+* or, with `data.online = true`, fresh copies every step, rendered by `train.workers`
+  processes, the first `model.cache_stages` stages run frozen in the step (0: the whole network
+  trains; a machine with a GPU and many cores: `train.device = "cuda"`, bench/gpu_train.sh).
 
 Checkpoints and the cache live in --work, so a killed run resumes where it stopped (`--resume`).
 The checkpoint that scores best on validation (held-out pool photos + a kit folder built from
