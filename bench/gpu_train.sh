@@ -8,7 +8,8 @@
 # the shipped default model's weights unless INIT says otherwise, for MINUTES minutes
 # (the learning rate's cosine ends with them), and leaves under $OUT:
 #   bundle/   the best checkpoint by validation (the kit's training part), exported as a bundle
-#   last.pt   the last weights (a checkpoint that `copydesc --init` takes)
+#   last.pt   the last weights (a checkpoint that `copydesc --init` and bench/export_state.py take)
+#   best.pt   only where the export failed there: the best weights (export them here)
 #   train.log
 # Back here: calibrate the thresholds and the band (bench/calibrate_thresholds.py,
 # bench/calibrate_band.py), then measure (python -m lookalike.trainer.benchmark).
@@ -40,18 +41,29 @@ export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 WORK=${WORK:-/tmp/lookalike-gpu-work}
 set -o pipefail
+rc=0
 "$PY" -m lookalike.trainer.copydesc .gpu/pool --work "$WORK" --out "$OUT/bundle" --val-bench .gpu/kit-train \
   --init "$INIT" --set data.online=true --set model.cache_stages=0 --set train.device="$DEVICE" \
   --set train.workers="$WORKERS" --set threads=4 --set train.minutes="$MINUTES" \
   --set train.steps="$STEPS" --set train.batch="$BATCH" --set train.eval_every=100 \
   --set data.val_photos=150 --set train.anchor_original=1.0 --set augment.crop_min_area=0.35 \
-  "$@" 2>&1 | tee "$OUT/train.log"
-# the last weights too (the best by validation is the bundle): half precision, as a bundle's
-"$PY" - "$WORK/state.pt" "$OUT/last.pt" <<'EOF'
-import sys, torch
-st = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-sd = {k: (v.half() if v.is_floating_point() else v) for k, v in st["model"].items()}
-torch.save({"state_dict": sd, "step": st["step"], "history": st["history"]}, sys.argv[2])
+  --set augment.orient=0.7 \
+  "$@" 2>&1 | tee "$OUT/train.log" || rc=$?
+# the last weights too (the best by validation is the bundle), half precision as a bundle's
+# checkpoint; where the export failed, the best weights as well, so the training is not lost
+"$PY" - "$WORK" "$OUT" <<'EOF'
+import os, sys, torch
+work, out = sys.argv[1:3]
+def half(sd):
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()}
+st = torch.load(os.path.join(work, "state.pt"), map_location="cpu", weights_only=False)
+torch.save({"state_dict": half(st["model"]), "step": st["step"], "history": st["history"]},
+           os.path.join(out, "last.pt"))
 print("last step", st["step"])
+if not os.path.isfile(os.path.join(out, "bundle", "model.onnx")):
+    best = torch.load(os.path.join(work, "best.pt"), map_location="cpu", weights_only=True)
+    torch.save({"state_dict": half(best), "best": st["best"]}, os.path.join(out, "best.pt"))
+    print("no bundle: best.pt kept (step", st["best"]["step"], ")")
 EOF
-ls -la "$OUT" "$OUT/bundle"
+ls -la "$OUT" "$OUT/bundle" || true
+exit $rc
