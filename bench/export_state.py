@@ -12,7 +12,6 @@ measures the embedding alone (its recall at precision 0.99 and best F1 need no t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -30,8 +29,7 @@ def main(argv=None) -> int:
     import torch
     from lookalike.core.bundle import load_bundle
     from lookalike.trainer.config import load_config
-    from lookalike.trainer.copydesc import DEFAULTS, _init_weights, build
-    from lookalike.trainer.train import finish_bundle, make_checkpoint
+    from lookalike.trainer.copydesc import DEFAULTS, _init_weights, build, write_copy_bundle
 
     cfg = load_config(a.work / "config.toml", base=DEFAULTS)
     torch.set_num_threads(int(cfg["threads"]))
@@ -39,16 +37,9 @@ def main(argv=None) -> int:
     model.load_state_dict(_init_weights(a.weights))
     model.eval()
     default = load_bundle(HERE.parent / "resources" / "models" / "default")
-    bcfg = json.loads(json.dumps(cfg))
-    bcfg["model"]["views"] = 1
-    bcfg["data"].update(faces=False, no_labels=True)
-    name = f"{cfg['model']['backbone']}-gem{model.embedding_dim}-copydesc"
-    if cfg["model"]["color"] == "gray":
-        name += "-gray"
     trained_on = f"state {a.weights.name} of the copy-descriptor run in {a.work} (bench/export_state.py)"
-    diff = finish_bundle(model, bcfg, a.out, name=name, thresholds=dict(default.thresholds),
-                         metrics={"exported_from": str(a.weights)}, trained_on=trained_on,
-                         checkpoint=make_checkpoint(model, bcfg, {}), scene_views=("equalized",))
+    diff = write_copy_bundle(model, cfg, a.out, dict(default.thresholds),
+                             {"exported_from": str(a.weights)}, trained_on)
     print(f"{a.weights} -> {a.out} (parity {diff:.2g}); thresholds are the default's until calibrated",
           file=sys.stderr)
     return 0

@@ -719,14 +719,10 @@ def train(cfg, pool_dir, work, out, val_bench=None, resume=True, argv=None, use=
 def export(model, cfg, out, val_cache, kit, best, history, seconds, stop, n_train, n_val,
            pool_dir, argv):
     from .evaluate import choose_thresholds
-    from .train import finish_bundle, make_checkpoint
     n_stages = int(cfg["model"]["cache_stages"])
     final, (pos, neg) = validate(model, n_stages, val_cache, kit)
     dup, sim = choose_thresholds(pos, neg, cfg["thresholds"])
     thresholds = {"duplicate": dup, "similar": sim}
-    bcfg = json.loads(json.dumps(cfg))
-    bcfg["model"]["views"] = 1
-    bcfg["data"].update(faces=False, no_labels=True)
     cmd = "python -m lookalike.trainer.copydesc " + " ".join(sys.argv[1:] if argv is None else argv)
     trained_on = (f"Self-supervised contrastive copy training (trainer/copydesc.py) on {n_train} photos "
                   f"of {Path(pool_dir).resolve()} (bench/make_pool.py), {n_val} held out for "
@@ -734,18 +730,29 @@ def export(model, cfg, out, val_cache, kit, best, history, seconds, stop, n_trai
                   f"steps at step {best['step']}; command: {cmd}")
     metrics = {"validation": final, "validation_before": history[0], "training_seconds": round(seconds, 1),
                "best_step": best["step"], "history": history}
-    name = f"{cfg['model']['backbone']}-gem{model.embedding_dim}-copydesc"
-    if cfg["model"]["color"] == "gray":
-        name += "-gray"
-    files = _report_files(pos, neg, thresholds)
-    ckpt = make_checkpoint(model, bcfg, {"validation": final})
-    # a copy model also gives the engine its scene vector (the similar tier): its equalised view
-    diff = finish_bundle(model, bcfg, out, name=name, thresholds=thresholds, metrics=metrics,
-                         trained_on=trained_on, report_files=files, checkpoint=ckpt,
-                         scene_views=("equalized",))
+    diff = write_copy_bundle(model, cfg, out, thresholds, metrics, trained_on,
+                             report_files=_report_files(pos, neg, thresholds),
+                             checkpoint_metrics={"validation": final})
     emit(event="done", out=str(out), thresholds=thresholds, parity_max_abs_diff=diff,
          seconds=round(seconds, 1), stopped=stop, **final)
     return final
+
+
+def write_copy_bundle(model, cfg, out, thresholds, metrics, trained_on, report_files=None,
+                      checkpoint_metrics=None):
+    """A copy model as a bundle (ONNX, parity checked, fp16 checkpoint), named after its
+    backbone, with the engine's scene vector (the similar tier: the equalised view)."""
+    from .train import finish_bundle, make_checkpoint
+    bcfg = json.loads(json.dumps(cfg))
+    bcfg["model"]["views"] = 1
+    bcfg["data"].update(faces=False, no_labels=True)
+    name = f"{cfg['model']['backbone']}-gem{model.embedding_dim}-copydesc"
+    if cfg["model"]["color"] == "gray":
+        name += "-gray"
+    return finish_bundle(model, bcfg, out, name=name, thresholds=thresholds, metrics=metrics,
+                         trained_on=trained_on, report_files=report_files,
+                         checkpoint=make_checkpoint(model, bcfg, checkpoint_metrics or {}),
+                         scene_views=("equalized",))
 
 
 def _report_files(pos, neg, thresholds):
